@@ -1,0 +1,121 @@
+"""`newsdesk`: the command line. Each subcommand is a thin layer over a library call.
+
+Exit codes: 0 all went well, 1 the command ran but something in it failed
+(some article files, say), 2 usage errors (bad arguments, no index yet, a
+Chroma server that cannot be reached) with a one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from newsdesk.config import Settings, load_settings
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class CommandError(Exception):
+    """A failure to report in one line, with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where the index lives (default: NEWSDESK_DATA_DIR or ./data)")
+
+
+# -- ingest -------------------------------------------------------------------------
+
+def add_ingest(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "ingest", help="add or update articles in the index",
+        description="Ingest article files and folders (txt, md, html, json, jsonl). Re-running is "
+                    "incremental: unchanged articles are skipped, changed ones replaced.")
+    parser.add_argument("paths", nargs="*", type=Path,
+                        help="files or folders (default: NEWSDESK_CORPUS, which is ./seeds)")
+    parser.add_argument("--prune", action="store_true",
+                        help="remove articles whose files are gone from the given folders")
+    parser.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_ingest)
+
+
+def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from newsdesk.ingestion import Ingestor, tqdm_progress
+
+    paths = args.paths or [Path(p) for p in settings.corpus_dirs]
+    ingestor = Ingestor(settings)
+    summary = ingestor.ingest_paths(paths, prune=args.prune, rebuild=args.rebuild,
+                                    progress=tqdm_progress(not args.quiet and not args.json))
+    if args.json:
+        print(summary.model_dump_json())
+    else:
+        print(summary.describe())
+    return EXIT_PARTIAL if summary.failures else EXIT_OK
+
+
+# -- main ---------------------------------------------------------------------------
+
+COMMANDS: list[Callable] = [add_ingest]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdesk", description="Questions answered from a news archive, "
+                                     "with the passages they rest on.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pydantic import ValidationError
+
+    from newsdesk.ingestion import UsageError
+    from newsdesk.store import StoreError
+
+    try:
+        settings = load_settings(data_dir=getattr(args, "data_dir", None))
+        return args.handler(args, settings)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = error.get("loc", ["?"])[0]
+        print(f"newsdesk: invalid setting {name}: {error.get('msg')}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as exc:
+        print(f"newsdesk: {exc}", file=sys.stderr)
+        return exc.code
+    except (UsageError, StoreError) as exc:
+        print(f"newsdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("newsdesk: interrupted", file=sys.stderr)
+        return 130
+
+
+def json_dump(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

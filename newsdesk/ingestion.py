@@ -1,0 +1,381 @@
+"""Ingestion: article files (or parsed articles) into the Chroma index.
+
+Strategy, stated once (after llama-index's ingestion pipeline, but explicit):
+
+* Each article version has a hash over its text, its metadata and the chunker
+  and model settings. Chunk ids derive from the article id, that hash and the
+  chunk's position, so writing a version twice writes the same records.
+* Upsert, then delete: a new or changed article's chunks are embedded and
+  upserted first, and only then are its older versions' chunks deleted. A
+  process killed anywhere leaves either the old version, or the new one
+  complete, or both; every chunk records how many chunks its version has, so
+  the next run recognises what is complete, embeds only the chunks that are
+  missing and deletes the rest. No separate record can disagree with Chroma.
+* Unchanged articles (same hash, complete, alone) cost no embedding at all.
+* `prune` deletes articles that came from files under the given folders whose
+  files (or whose records inside a still-present file) are gone.
+* `rebuild` drops the collections and starts over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from newsdesk.articles import Article, ArticleError, discover, parse_file
+from newsdesk.chunking import CHUNKER_VERSION, Chunk, Chunker
+from newsdesk.config import Settings
+from newsdesk.embedding import MiniLMEmbedding, load_embedder
+from newsdesk.store import ArticleState, ChunkStore, StoreError, chunk_id
+
+EMBED_GROUP_CHUNKS = 256
+
+
+class UsageError(ValueError):
+    """Bad arguments: a path that does not exist, a data directory that cannot be written."""
+
+
+class ArticleCounts(BaseModel):
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+
+
+class ChunkCounts(BaseModel):
+    embedded: int = 0
+    deleted: int = 0
+    total: int = 0
+
+
+class Failure(BaseModel):
+    path: str = Field(description="The file (and record, for json/jsonl) that could not be ingested.")
+    error: str = Field(description="Why, in words a person can act on.")
+
+
+class IngestSummary(BaseModel):
+    """What one ingestion run did; `--json` prints exactly this."""
+
+    articles: ArticleCounts = Field(default_factory=ArticleCounts)
+    chunks: ChunkCounts = Field(default_factory=ChunkCounts)
+    failures: list[Failure] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks.embedded / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def changed(self) -> bool:
+        counts = self.articles
+        return bool(counts.new or counts.updated or counts.removed or self.chunks.deleted)
+
+    def describe(self) -> str:
+        a, c = self.articles, self.chunks
+        lines = [
+            f"articles: {a.new} new, {a.updated} updated, {a.unchanged} unchanged, "
+            f"{a.removed} removed, {a.failed} failed",
+            f"chunks: {c.embedded} embedded, {c.deleted} deleted, {c.total} in the index",
+            f"{self.seconds:.1f} s, {self.chunks_per_second:.1f} chunks/s",
+        ]
+        lines += [f"failed: {f.path}: {f.error}" for f in self.failures]
+        return "\n".join(lines)
+
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class _Pending:
+    article: Article
+    version: str
+    chunks: list[Chunk]
+    ids: list[str]
+    state: ArticleState | None
+
+
+class Ingestor:
+    """Holds the embedder and the store, so several runs (the bot's /reindex) share one model load."""
+
+    def __init__(self, settings: Settings, embedder: MiniLMEmbedding | None = None):
+        self.settings = settings
+        self.embedder = embedder or load_embedder(settings.embed_batch_size, settings.embed_threads)
+        self.chunker = Chunker(self.embedder.count_tokens, self.embedder.token_offsets,
+                               settings.chunk_tokens, settings.chunk_overlap_tokens)
+
+    def settings_fingerprint(self) -> str:
+        s = self.settings
+        return f"{CHUNKER_VERSION}:{s.chunk_tokens}:{s.chunk_overlap_tokens}:{self.embedder.model_name}"
+
+    def open_store(self, *, create: bool = True) -> ChunkStore:
+        return ChunkStore.open(self.settings, self.embedder.model_name, self.embedder.dimension, create=create)
+
+    # -- files ---------------------------------------------------------------------
+    def ingest_paths(self, paths: Iterable[Path | str], *, prune: bool = False, rebuild: bool = False,
+                     progress: Callable[[int], Progress] | None = None) -> IngestSummary:
+        """Ingest files and folders; see the module docstring for what each flag does."""
+        paths = [Path(p) for p in paths]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        started = time.perf_counter()
+        files, _ = discover(paths)
+        articles: list[Article] = []
+        failures: list[Failure] = []
+        failed_files: set[str] = set()
+        produced: dict[str, set[str]] = {}
+        for source in files:
+            produced.setdefault(source.relative_id, set())
+            try:
+                for item in parse_file(source):
+                    if isinstance(item, ArticleError):
+                        failures.append(Failure(path=str(source.path), error=str(item)))
+                        failed_files.add(source.relative_id)
+                        continue
+                    articles.append(item)
+                    produced[source.relative_id].add(item.id)
+            except ArticleError as exc:
+                failures.append(Failure(path=str(source.path), error=str(exc)))
+                failed_files.add(source.relative_id)
+        prune_scope = _PruneScope(paths, produced, failed_files) if prune else None
+        return self.ingest_articles(articles, failures=failures, prune_scope=prune_scope,
+                                    rebuild=rebuild, progress=progress, started=started)
+
+    # -- articles --------------------------------------------------------------------
+    def ingest_articles(self, articles: list[Article], *, failures: list[Failure] | None = None,
+                        prune_scope: "_PruneScope | None" = None, rebuild: bool = False,
+                        progress: Callable[[int], Progress] | None = None,
+                        started: float | None = None) -> IngestSummary:
+        """Bring the index in line with `articles` (the library entry point, also used for feeds)."""
+        started = started if started is not None else time.perf_counter()
+        summary = IngestSummary(failures=list(failures or []))
+        articles = self._drop_duplicates(articles, summary)
+        with _IndexLock(self.settings.data_dir):
+            store = self.open_store(create=True)
+            if rebuild:
+                store.drop()
+                store = self.open_store(create=True)
+            states = store.article_states()
+            store.bump_version()
+            pending, stale = self._plan(articles, states, summary)
+            self._write(store, pending, summary, progress)
+            if stale:
+                store.delete(stale)
+                summary.chunks.deleted += len(stale)
+            if prune_scope is not None:
+                self._prune(store, states, prune_scope, summary)
+            store.bump_version(finished=True)
+            summary.chunks.total = store.count()
+        summary.articles.failed = len(summary.failures)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _drop_duplicates(self, articles: list[Article], summary: IngestSummary) -> list[Article]:
+        seen: dict[str, Article] = {}
+        for article in articles:
+            if article.id in seen:
+                summary.failures.append(Failure(
+                    path=article.source_file or article.id,
+                    error=f"duplicate article id {article.id!r}, already read from "
+                          f"{seen[article.id].source_file or 'an earlier record'}; skipped"))
+                continue
+            seen[article.id] = article
+        return list(seen.values())
+
+    def _plan(self, articles: list[Article], states: dict[str, ArticleState], summary: IngestSummary
+              ) -> tuple[list[_Pending], list[str]]:
+        fingerprint = self.settings_fingerprint()
+        pending: list[_Pending] = []
+        stale: list[str] = []
+        for article in articles:
+            version = hashlib.sha256(f"{fingerprint}\n{article.content_hash()}".encode()).hexdigest()
+            state = states.get(article.id)
+            if state is not None and state.complete_version() == version:
+                summary.articles.unchanged += 1
+                stale += [i for v, ids in state.versions.items() if v != version for i in ids]
+                continue
+            chunks = self.chunker.chunk(article)
+            ids = [chunk_id(article.id, version, c.index) for c in chunks]
+            pending.append(_Pending(article, version, chunks, ids, state))
+            if state is None or set(state.versions) == {version}:
+                summary.articles.new += 1
+            else:
+                summary.articles.updated += 1
+        return pending, stale
+
+    def _write(self, store: ChunkStore, pending: list[_Pending], summary: IngestSummary,
+               progress: Callable[[int], Progress] | None) -> None:
+        todo = sum(len(p.ids) - len(self._present(p)) for p in pending)
+        tick = progress(todo) if progress and todo else None
+        group: list[_Pending] = []
+        size = 0
+        for item in pending:
+            group.append(item)
+            size += len(item.ids)
+            if size >= EMBED_GROUP_CHUNKS:
+                self._write_group(store, group, summary, tick)
+                group, size = [], 0
+        if group:
+            self._write_group(store, group, summary, tick)
+
+    @staticmethod
+    def _present(item: _Pending) -> set[str]:
+        """Chunks of this very version that an interrupted run already stored."""
+        if item.state is None:
+            return set()
+        return set(item.state.versions.get(item.version, [])) & set(item.ids)
+
+    def _write_group(self, store: ChunkStore, group: list[_Pending], summary: IngestSummary,
+                     tick: Progress | None) -> None:
+        texts, ids, documents, metadatas = [], [], [], []
+        for item in group:
+            present = self._present(item)
+            for chunk, cid in zip(item.chunks, item.ids):
+                if cid in present:
+                    continue
+                texts.append(chunk.embed_text)
+                ids.append(cid)
+                documents.append(chunk.text)
+                metadatas.append(chunk_metadata(item.article, item.version, len(item.chunks), chunk))
+        vectors = np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        for start in range(0, len(texts), self.embedder.embed_batch_size * 2):
+            batch = texts[start:start + self.embedder.embed_batch_size * 2]
+            vectors = np.vstack([vectors, self.embedder.embed(batch)])
+            if tick:
+                tick(len(batch))
+        if ids:
+            store.upsert(ids, vectors, documents, metadatas)
+        summary.chunks.embedded += len(ids)
+        by_id = dict(zip(ids, vectors))
+        for item in group:
+            mine = [by_id[i] for i in item.ids if i in by_id]
+            mean = np.mean(mine, axis=0) if mine else np.ones(self.embedder.dimension, dtype=np.float32)
+            mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            store.put_article(item.article.id, item.article.text,
+                              article_metadata(item.article, item.version, len(item.chunks)), mean.tolist())
+            if item.state is not None:
+                old = [i for v, vids in item.state.versions.items() if v != item.version for i in vids]
+                if old:
+                    store.delete(old)
+                    summary.chunks.deleted += len(old)
+
+    def _prune(self, store: ChunkStore, states: dict[str, ArticleState], scope: "_PruneScope",
+               summary: IngestSummary) -> None:
+        doomed = [state for state in states.values() if scope.removes(state)]
+        ids = [i for state in doomed for i in state.all_ids()]
+        store.delete(ids)
+        store.delete_articles([state.article_id for state in doomed])
+        summary.articles.removed += len(doomed)
+        summary.chunks.deleted += len(ids)
+
+
+def _metadata_common(article: Article, version: str, chunk_count: int) -> dict:
+    meta = {
+        "article_id": article.id,
+        "article_hash": version,
+        "chunk_count": chunk_count,
+        "title": article.title,
+        "source": article.source,
+        "author": article.author,
+        "url": article.url,
+        "published": article.published.isoformat() if article.published else None,
+        "published_day": article.published.toordinal() if article.published else None,
+        "year": article.year,
+        "source_file": article.source_file,
+    }
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def chunk_metadata(article: Article, version: str, chunk_count: int, chunk: Chunk) -> dict:
+    meta = _metadata_common(article, version, chunk_count)
+    meta.update(
+        chunk_index=chunk.index,
+        start=chunk.start,
+        end=chunk.end,
+        sentences=";".join(f"{s.start}:{s.end}" for s in chunk.sentences),
+    )
+    return meta
+
+
+def article_metadata(article: Article, version: str, chunk_count: int) -> dict:
+    return _metadata_common(article, version, chunk_count)
+
+
+class _PruneScope:
+    """Which indexed articles a `--prune` run may remove: those from files under the given folders
+    (or the given files) that are gone, or that a still-present, fully readable file no longer holds."""
+
+    def __init__(self, paths: list[Path], produced: dict[str, set[str]], failed_files: set[str]):
+        self.prefixes = [f"{p.resolve().name}/" for p in paths if p.is_dir()]
+        self.exact = {f"{p.resolve().parent.name}/{p.name}" for p in paths if not p.is_dir()}
+        self.produced = produced
+        self.failed_files = failed_files
+
+    def removes(self, state: ArticleState) -> bool:
+        source = state.source_file
+        if not source:
+            return False
+        if not (source in self.exact or any(source.startswith(prefix) for prefix in self.prefixes)):
+            return False
+        if source not in self.produced:
+            return True
+        if source in self.failed_files:
+            return False
+        return state.article_id not in self.produced[source]
+
+
+class _IndexLock:
+    """One writer at a time per data directory (the bot's /reindex beside a CLI run)."""
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / ".ingest.lock"
+        self.handle = None
+
+    def __enter__(self) -> "_IndexLock":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "w")
+        except OSError as exc:
+            raise UsageError(f"cannot write to the data directory {self.path.parent}: "
+                             f"{exc.strerror or exc}") from None
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def tqdm_progress(enabled: bool) -> Callable[[int], Progress] | None:
+    """A progress bar on stderr when it is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def start(total: int) -> Progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False, file=sys.stderr)
+
+        def tick(done: int) -> None:
+            bar.update(done)
+            if bar.n >= total:
+                bar.close()
+        return tick
+    return start
+
+
+def ingest(paths: Iterable[Path | str], settings: Settings, *, prune: bool = False, rebuild: bool = False,
+           progress: Callable[[int], Progress] | None = None) -> IngestSummary:
+    """Library entry point: ingest files and folders with the settings given."""
+    return Ingestor(settings).ingest_paths(paths, prune=prune, rebuild=rebuild, progress=progress)
+
+
