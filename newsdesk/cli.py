@@ -66,9 +66,21 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_PARTIAL if summary.failures else EXIT_OK
 
 
+# -- bot --------------------------------------------------------------------------
+
+def add_bot(subparsers) -> None:
+    parser = subparsers.add_parser("bot", help="run the Discord bot")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_bot)
+
+
+def run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    raise CommandError("the Discord bot is not built yet; use `newsdesk ingest` for now")
+
+
 # -- main ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable] = [add_ingest]
+COMMANDS: list[Callable] = [add_ingest, add_bot]
 
 
 def build_parser() -> argparse.ArgumentParser:
