@@ -66,6 +66,115 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_PARTIAL if summary.failures else EXIT_OK
 
 
+# -- ask and chat ---------------------------------------------------------------------
+
+def add_ask(subparsers) -> None:
+    parser = subparsers.add_parser("ask", help="answer one question from the archive",
+                                   description="Answer one question, citing the passages the answer rests on.")
+    parser.add_argument("question", help="the question, in quotes")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_ask)
+
+
+def add_chat(subparsers) -> None:
+    parser = subparsers.add_parser("chat", help="a conversation with the archive in the terminal",
+                                   description="Ask questions one after another; follow-ups use the "
+                                               "conversation. /sources shows the last answer's passages, "
+                                               "/quit leaves.")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_chat)
+
+
+def _open_engine(settings: Settings):
+    from newsdesk.engine import Engine
+
+    return Engine(settings)
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from newsdesk.results import QuestionError
+
+    try:
+        from newsdesk.engine import validate_question
+
+        validate_question(args.question)
+        result = _open_engine(settings).ask(args.question)
+    except QuestionError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(result.to_json())
+    else:
+        print(format_answer(result))
+    return EXIT_OK
+
+
+def format_answer(result) -> str:
+    """The answer, then a readable list of its sources."""
+    lines = [result.answer]
+    if result.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for citation in result.citations:
+            lines.append(f"  [{citation.n}] {describe_source(citation)}")
+    return "\n".join(lines)
+
+
+def describe_source(citation) -> str:
+    details = ", ".join(part for part in (citation.source, citation.published) if part)
+    text = citation.title or citation.article_id
+    if details:
+        text += f" ({details})"
+    if citation.url:
+        text += f" <{citation.url}>"
+    return text
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from newsdesk.results import QuestionError, Turn
+
+    engine = _open_engine(settings)
+    history: list[Turn] = []
+    last = None
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+
+        print("Ask about the news archive. /sources shows the last answer's passages, /quit leaves.")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question in {"/quit", "/exit", "/q"}:
+            break
+        if question == "/sources":
+            print(format_passages(last) if last and last.citations else "No sources yet.")
+            continue
+        if question.startswith("/"):
+            print("Commands: /sources, /quit")
+            continue
+        try:
+            last = engine.ask(question, history)
+        except QuestionError as exc:
+            print(exc)
+            continue
+        print(format_answer(last))
+        print()
+        history.append(Turn(question=last.question, answer=last.answer))
+    return EXIT_OK
+
+
+def format_passages(result) -> str:
+    blocks = []
+    for citation in result.citations:
+        blocks.append(f"[{citation.n}] {describe_source(citation)}\n{citation.text}")
+    return "\n\n".join(blocks)
+
+
 # -- bot --------------------------------------------------------------------------
 
 def add_bot(subparsers) -> None:
@@ -80,7 +189,7 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- main ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable] = [add_ingest, add_bot]
+COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -290,6 +290,7 @@ def _metadata_common(article: Article, version: str, chunk_count: int) -> dict:
         "published": article.published.isoformat() if article.published else None,
         "published_day": article.published.toordinal() if article.published else None,
         "year": article.year,
+        "year_only": article.year if article.published is None else None,
         "source_file": article.source_file,
     }
     return {k: v for k, v in meta.items() if v is not None}

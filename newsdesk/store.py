@@ -134,6 +134,8 @@ class ChunkStore:
     # -- opening ---------------------------------------------------------------
     @classmethod
     def open(cls, settings: Settings, model_id: str, dimension: int, *, create: bool) -> "ChunkStore":
+        if not create and not settings.chroma_host and not settings.chroma_dir.exists():
+            raise IndexMissing(f"no news index in {settings.data_dir} yet; run `newsdesk ingest PATH` first")
         store = cls(create_client(settings), settings.collection, model_id, dimension)
         store._open(create=create, settings=settings)
         return store

@@ -1,0 +1,324 @@
+"""Answerers: from retrieved passages to a short answer whose every claim cites a passage.
+
+* `ExtractiveAnswerer` (the default; offline, deterministic) quotes the one to
+  three sentences that best answer the question. Sentences were found at
+  ingestion time (their spans are stored with each chunk), so choosing them
+  costs term arithmetic, not model calls: overlap with the question's terms
+  weighted by rarity (idf), the kind of answer the question wants ("how many"
+  wants a number), and how well the passage as a whole matched.
+* `LLMAnswerer` asks any OpenAI-compatible chat endpoint, then checks every
+  `[n]` marker against the passages it was given: invalid markers are removed
+  and counted, and an answer with no valid citation, a timeout or an API error
+  falls back to the extractive answer and says so.
+
+Either way, `Passage` numbering is the only source of citations, so an answer
+can never cite a passage it was not given.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from newsdesk.query import answer_type, has_answer_shape
+from newsdesk.results import REFUSAL, Citation
+from newsdesk.retrieval import tokenize
+
+log = logging.getLogger(__name__)
+
+# Stems of words that say what kind of answer is wanted, not what it is about.
+MEASURED_TYPES = frozenset({"number", "distance", "date"})
+QUESTION_STEMS = frozenset(tokenize("many much far long happened happen tell know kind way thing "
+                                    "number people person place time year date day called name"))
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk handed to an answerer, numbered from 1."""
+
+    n: int
+    chunk_id: str
+    article_id: str
+    text: str
+    metadata: dict
+    score: float
+    dense: float | None = None
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+
+    @classmethod
+    def from_chunk(cls, n: int, chunk_id: str, text: str, metadata: dict, score: float,
+                   dense: float | None) -> "Passage":
+        spans = []
+        for part in str(metadata.get("sentences", "")).split(";"):
+            if ":" in part:
+                start, end = part.split(":")
+                spans.append((int(start), int(end)))
+        return cls(n, chunk_id, metadata["article_id"], text, metadata, score, dense,
+                   spans or [(0, len(text))])
+
+    def citation(self, n: int, quote: str | None = None) -> Citation:
+        meta = self.metadata
+        return Citation(n=n, article_id=self.article_id, chunk_id=self.chunk_id, title=meta.get("title"),
+                        source=meta.get("source"), published=meta.get("published"), url=meta.get("url"),
+                        text=self.text, start=meta.get("start"), end=meta.get("end"),
+                        author=meta.get("author"), quote=quote)
+
+
+@dataclass
+class Draft:
+    """An answer before it becomes an `AnswerResult`: text with markers and the passages cited."""
+
+    answer: str
+    citations: list[Citation]
+    refused: bool
+    answerer: str
+    evidence: float = 0.0
+    note: str | None = None
+
+
+@dataclass
+class _Scored:
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    terms: frozenset[str]
+    score: float
+    coverage: float
+
+
+class ExtractiveAnswerer:
+    """Quote the sentences that best answer the question, each with its `[n]`."""
+
+    name = "extractive"
+
+    def __init__(self, idf: Callable[[str], float], refusal_threshold: float, max_sentences: int = 3):
+        self.idf = idf
+        self.refusal_threshold = refusal_threshold
+        self.max_sentences = max_sentences
+
+    def answer(self, question: str, passages: Sequence[Passage], *, context: str = "",
+               per_source: Sequence[str] = ()) -> Draft:
+        if not passages:
+            return Draft(REFUSAL, [], True, self.name)
+        terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_STEMS]
+        context_terms = [t for t in dict.fromkeys(tokenize(context)) if t not in terms and t not in QUESTION_STEMS]
+        weights = {t: self.idf(t) for t in terms}
+        weights.update({t: 0.5 * self.idf(t) for t in context_terms})
+        wanted = answer_type(question)
+        scored = self._score_sentences(passages, weights, wanted, set(terms))
+        if not scored:
+            return Draft(REFUSAL, [], True, self.name)
+        best = scored[0]
+        evidence = self.evidence(best, passages, weights)
+        if evidence < self.refusal_threshold:
+            return Draft(REFUSAL, [], True, self.name, evidence,
+                         note=f"best evidence {evidence:.2f} below the refusal threshold "
+                              f"{self.refusal_threshold:.2f}")
+        chosen = self._choose(scored, weights, per_source)
+        return self._compose(chosen, evidence)
+
+    def evidence(self, best: _Scored, passages: Sequence[Passage], weights: dict[str, float]) -> float:
+        """How sure we are that the archive holds the answer, from 0 to 1: the question's terms
+        (idf-weighted) found in the best sentence, or, discounted, in the best passage with its
+        title (a follow-up's answer may lean on its context), averaged with the best passage's
+        dense similarity to the question."""
+        total = sum(weights.values()) or 1.0
+        passage_coverage = 0.0
+        for passage in passages:
+            terms = set(tokenize(passage.text)) | set(tokenize(str(passage.metadata.get("title", ""))))
+            passage_coverage = max(passage_coverage, sum(w for t, w in weights.items() if t in terms) / total)
+        dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
+        return 0.5 * max(best.coverage, 0.7 * passage_coverage) + 0.5 * max(dense, 0.0)
+
+    def _score_sentences(self, passages: Sequence[Passage], weights: dict[str, float], wanted: str | None,
+                         question_terms: set[str]) -> list[_Scored]:
+        total = sum(weights.values()) or 1.0
+        top_score = max(p.score for p in passages) or 1.0
+        scored: list[_Scored] = []
+        for rank, passage in enumerate(passages):
+            title_terms = set(tokenize(str(passage.metadata.get("title", ""))))
+            relevance = passage.score / top_score
+            for start, end in passage.sentences:
+                text = passage.text[start:end]
+                sentence_terms = frozenset(tokenize(text))
+                if not sentence_terms:
+                    continue
+                matched = sum(w for t, w in weights.items() if t in sentence_terms)
+                # A term the title already carries counts for a little: the sentence is about it.
+                matched += 0.3 * sum(w for t, w in weights.items() if t in title_terms and t not in sentence_terms)
+                coverage = min(matched / total, 1.0)
+                shape = 0.0
+                if wanted and has_answer_shape(text, wanted):
+                    shape = 1.0 if sentence_terms - question_terms else 0.3
+                elif wanted in MEASURED_TYPES:
+                    # A sentence with no number cannot say "how many".
+                    shape = -0.6
+                short = 0.15 if len(text.split()) < 6 else 0.0
+                score = 0.62 * coverage + 0.2 * shape + 0.18 * relevance - short - 0.01 * rank
+                scored.append(_Scored(passage, start, end, text, sentence_terms, score, coverage))
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+    def _choose(self, scored: list[_Scored], weights: dict[str, float], per_source: Sequence[str]) -> list[_Scored]:
+        chosen = [scored[0]]
+        covered = set(scored[0].terms)
+        if len(per_source) > 1:
+            # Comparison across outlets: the best sentence from each outlet named.
+            for source in per_source:
+                if any(c.passage.metadata.get("source") == source for c in chosen):
+                    continue
+                match = next((s for s in scored if s.passage.metadata.get("source") == source), None)
+                if match is not None and len(chosen) < self.max_sentences:
+                    chosen.append(match)
+            return chosen
+        for candidate in scored[1:]:
+            if len(chosen) >= self.max_sentences or candidate.score < 0.8 * scored[0].score:
+                break
+            gain = sum(w for t, w in weights.items() if t in candidate.terms and t not in covered)
+            if gain > 0.15 * (sum(weights.values()) or 1.0):
+                chosen.append(candidate)
+                covered |= candidate.terms
+        return chosen
+
+    def _compose(self, chosen: list[_Scored], evidence: float) -> Draft:
+        numbers: dict[str, int] = {}
+        citations: list[Citation] = []
+        quotes: dict[str, list[str]] = {}
+        parts = []
+        # Keep the reading order inside one passage; passages in order of their best sentence.
+        for item in chosen:
+            cid = item.passage.chunk_id
+            if cid not in numbers:
+                numbers[cid] = len(numbers) + 1
+            quotes.setdefault(cid, []).append(item.text)
+            parts.append(f"{_as_sentence(item.text)} [{numbers[cid]}]")
+        for item in chosen:
+            cid = item.passage.chunk_id
+            if all(c.chunk_id != cid for c in citations):
+                citations.append(item.passage.citation(numbers[cid], " ".join(quotes[cid])))
+        return Draft(" ".join(parts), citations, False, self.name, evidence)
+
+
+def _as_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text[-1:] in ".!?\"'”’)" else text + "."
+
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def validate_citations(reply: str, passages: Sequence[Passage]) -> tuple[str, list[Citation], int]:
+    """Keep only markers that name a passage given; renumber them 1..k in order of first use.
+
+    Returns the answer text, its citations and how many invalid markers were removed.
+    """
+    by_number = {p.n: p for p in passages}
+    order: dict[int, int] = {}
+    invalid = 0
+
+    def replace(match: re.Match) -> str:
+        nonlocal invalid
+        kept = []
+        for part in match.group(1).split(","):
+            number = int(part)
+            if number not in by_number:
+                invalid += 1
+                continue
+            order.setdefault(number, len(order) + 1)
+            kept.append(f"[{order[number]}]")
+        return "".join(kept)
+
+    text = MARKER.sub(replace, reply)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    citations = [by_number[number].citation(new) for number, new in sorted(order.items(), key=lambda kv: kv[1])]
+    return text, citations, invalid
+
+
+SYSTEM_PROMPT = """You answer questions about the news using ONLY the numbered passages given.
+Rules:
+- Answer in one to three short sentences.
+- After every claim, cite the passage it comes from with its number in square brackets, like [1] or [2][3].
+- Cite only the numbers of passages given. Never invent facts.
+- If the passages do not contain the answer, reply exactly: NOT_IN_ARCHIVE"""
+
+REWRITE_PROMPT = """Rewrite the last question of this conversation as one stand-alone question that can be
+understood without the conversation. Reply with the question only.
+
+{history}
+Last question: {question}"""
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    blocks = []
+    for p in passages:
+        meta = p.metadata
+        label = ", ".join(str(x) for x in (meta.get("title"), meta.get("source"), meta.get("published")) if x)
+        blocks.append(f"[{p.n}] ({label})\n{p.text}")
+    return "\n\n".join(blocks)
+
+
+class LLMAnswerer:
+    """Any OpenAI-compatible chat endpoint, through llama-index; falls back to the extractive answerer."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float,
+                 fallback: ExtractiveAnswerer):
+        from llama_index.llms.openai_like import OpenAILike
+
+        self.model = model
+        self.name = f"llm:{model}"
+        self.fallback = fallback
+        self.llm = OpenAILike(model=model, api_base=base_url, api_key=api_key or "not-needed", timeout=timeout,
+                              max_retries=0, is_chat_model=True, temperature=0.0, context_window=8192)
+
+    def _chat(self, system: str, user: str) -> str:
+        from llama_index.core.llms import ChatMessage
+
+        response = self.llm.chat([ChatMessage(role="system", content=system),
+                                  ChatMessage(role="user", content=user)])
+        return (response.message.content or "").strip()
+
+    def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
+        """A stand-alone version of a follow-up question, or None if the endpoint fails."""
+        lines = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-3:])
+        try:
+            rewritten = self._chat("You rewrite follow-up questions.",
+                                   REWRITE_PROMPT.format(history=lines, question=question))
+        except Exception as exc:
+            log.warning("LLM rewrite failed (%s); searching with the conversation instead", type(exc).__name__)
+            return None
+        rewritten = rewritten.strip().strip('"').splitlines()[0] if rewritten.strip() else ""
+        return rewritten or None
+
+    def answer(self, question: str, passages: Sequence[Passage], *, context: str = "",
+               per_source: Sequence[str] = ()) -> Draft:
+        if not passages:
+            return Draft(REFUSAL, [], True, self.name)
+        try:
+            reply = self._chat(SYSTEM_PROMPT, f"{format_passages(passages)}\n\nQuestion: {question}")
+        except Exception as exc:
+            return self._fall_back(question, passages, context, per_source,
+                                   f"LLM error ({_describe(exc)}); extractive answer instead")
+        if "NOT_IN_ARCHIVE" in reply:
+            return Draft(REFUSAL, [], True, self.name)
+        text, citations, invalid = validate_citations(reply, passages)
+        note = f"removed {invalid} invalid citation marker(s)" if invalid else None
+        if not citations:
+            return self._fall_back(question, passages, context, per_source,
+                                   "LLM answer cited no given passage; extractive answer instead")
+        return Draft(text, citations, False, self.name, note=note)
+
+    def _fall_back(self, question, passages, context, per_source, why: str) -> Draft:
+        draft = self.fallback.answer(question, passages, context=context, per_source=per_source)
+        draft.note = why
+        return draft
+
+
+def _describe(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "timeout" in name.lower() or "timed out" in str(exc).lower():
+        return "timed out"
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}" if status else name

@@ -1,0 +1,171 @@
+"""The answer engine: a question (and its conversation) in, an `AnswerResult` out.
+
+One object holds the loaded model, the store and the keyword index, so a
+front end pays for loading once. `ask` is synchronous and thread-safe; the
+Discord front end calls it from worker threads. The engine knows nothing of
+where questions come from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, Field
+
+from newsdesk.answering import ExtractiveAnswerer, LLMAnswerer, Passage
+from newsdesk.config import Settings
+from newsdesk.embedding import MiniLMEmbedding, load_embedder
+from newsdesk.query import QueryFilters, is_follow_up, parse_filters
+from newsdesk.results import MAX_QUESTION_CHARS, REFUSAL, AnswerResult, QuestionError, Retrieved, Turn
+from newsdesk.retrieval import Candidate, HybridRetriever
+from newsdesk.store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+CANDIDATES_SHOWN = 20
+PASSAGE_POOL = 30
+
+
+class EngineStatus(BaseModel):
+    """What `/status` and `newsdesk status` show."""
+
+    articles: int
+    chunks: int
+    last_ingest: str | None = Field(None, description="ISO time of the last finished ingestion.")
+    embedding_model: str
+    answerer: str
+
+
+class Engine:
+    """Hybrid retrieval plus an answerer, over the index in `settings.data_dir` (or a Chroma server)."""
+
+    def __init__(self, settings: Settings, *, embedder: MiniLMEmbedding | None = None,
+                 hidden_articles: Callable[[], set[str]] | None = None,
+                 today: Callable[[], dt.date] = dt.date.today):
+        self.settings = settings
+        self.embedder = embedder or load_embedder(settings.embed_batch_size, settings.embed_threads)
+        self.store = ChunkStore.open(settings, self.embedder.model_name, self.embedder.dimension, create=False)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings.keyword_index_dir)
+        self.hidden_articles = hidden_articles or (lambda: set())
+        self.today = today
+        self.extractive = ExtractiveAnswerer(self._idf, settings.refusal_threshold)
+        self.llm: LLMAnswerer | None = None
+        if settings.answerer == "llm":
+            if not (settings.llm_base_url and settings.llm_model):
+                raise QuestionError("NEWSDESK_ANSWERER=llm needs LLM_BASE_URL and LLM_MODEL")
+            self.llm = LLMAnswerer(settings.llm_base_url, settings.llm_model,
+                                   settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+                                   settings.llm_timeout_seconds, self.extractive)
+
+    @property
+    def answerer_name(self) -> str:
+        return self.llm.name if self.llm else self.extractive.name
+
+    def _idf(self, term: str) -> float:
+        return self.retriever.keyword_index().idf(term)
+
+    def warm_up(self) -> None:
+        """Load the model and the keyword index now rather than on the first question."""
+        self.retriever.keyword_index()
+        self.embedder.embed(["warm up"])
+
+    def status(self) -> EngineStatus:
+        return EngineStatus(articles=self.store.count_articles(), chunks=self.store.count(),
+                            last_ingest=self.store.last_ingest, embedding_model=self.embedder.model_name,
+                            answerer=self.answerer_name)
+
+    # -- asking ------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> AnswerResult:
+        started = time.perf_counter()
+        question = validate_question(question)
+        search_query = self._search_query(question, history)
+        keyword = self.retriever.keyword_index()
+        filters = parse_filters(search_query, keyword.known_sources(), self.today())
+        hidden = frozenset(self.hidden_articles())
+        candidates = self.retriever.search(search_query, filters, exclude_articles=hidden)
+        if filters.newest_first:
+            candidates = self._newest_first(candidates)
+        passages = self._passages(candidates)
+        answerer = self.llm or self.extractive
+        context = search_query if search_query != question else ""
+        draft = answerer.answer(question, passages, context=context,
+                                per_source=filters.sources if len(filters.sources) > 1 else ())
+        note = draft.note
+        if not passages and filters.active:
+            note = "nothing matched the question's " + "; ".join(filters.notes)
+        return AnswerResult(
+            question=question,
+            answer=draft.answer if not draft.refused else REFUSAL,
+            refused=draft.refused,
+            citations=[] if draft.refused else draft.citations,
+            retrieved=[Retrieved(article_id=c.article_id, chunk_id=c.chunk_id, score=round(c.score, 6))
+                       for c in candidates[:max(CANDIDATES_SHOWN, self.settings.top_k)]],
+            answerer=draft.answerer,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            note=note,
+            search_query=search_query if search_query != question else None,
+        )
+
+    def _search_query(self, question: str, history: Sequence[Turn]) -> str:
+        """Follow-ups are searched with what they follow: rewritten by the LLM when there is one,
+        otherwise joined to the previous question."""
+        if not history or not is_follow_up(question):
+            return question
+        previous = history[-1].question
+        if self.llm is not None:
+            rewritten = self.llm.rewrite(question, [(t.question, t.answer) for t in history])
+            if rewritten:
+                return rewritten
+        return f"{previous} {question}"
+
+    def _newest_first(self, candidates: list[Candidate]) -> list[Candidate]:
+        """'latest': among the relevant candidates, newer articles first."""
+        keyword = self.retriever.keyword_index()
+        positions = {cid: i for i, cid in enumerate(keyword.chunk_ids)}
+        head = candidates[:PASSAGE_POOL]
+
+        def day(c: Candidate) -> int:
+            position = positions.get(c.chunk_id)
+            return int(keyword.published_day[position]) if position is not None else -1
+        newest = max((day(c) for c in head), default=-1)
+        for c in head:
+            if newest > 0 and day(c) > 0:
+                c.score *= 1.0 + 0.5 * max(0.0, 1.0 - (newest - day(c)) / 365.0)
+        return sorted(head, key=lambda c: -c.score) + candidates[PASSAGE_POOL:]
+
+    def _passages(self, candidates: list[Candidate]) -> list[Passage]:
+        """The top candidates, at most `max_chunks_per_article` from one article, numbered from 1."""
+        pool = candidates[:PASSAGE_POOL]
+        chunks = self.store.get_chunks([c.chunk_id for c in pool])
+        per_article: dict[str, int] = {}
+        passages: list[Passage] = []
+        for candidate in pool:
+            if candidate.chunk_id not in chunks:
+                continue
+            text, metadata = chunks[candidate.chunk_id]
+            article = metadata["article_id"]
+            if per_article.get(article, 0) >= self.settings.max_chunks_per_article:
+                continue
+            per_article[article] = per_article.get(article, 0) + 1
+            passages.append(Passage.from_chunk(len(passages) + 1, candidate.chunk_id, text, metadata,
+                                               candidate.score, candidate.dense))
+            if len(passages) >= self.settings.top_k:
+                break
+        return passages
+
+
+def validate_question(question: str) -> str:
+    """Trim; refuse empty and over-long questions with a message fit for the asker."""
+    text = " ".join((question or "").split())
+    if not text:
+        raise QuestionError("Please ask a question, e.g. \"how many crossed at Altanbulag?\"")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"That question is {len(text):,} characters long; please keep it under "
+                            f"{MAX_QUESTION_CHARS:,}.")
+    return text
+
+
+__all__ = ["Engine", "EngineStatus", "QueryFilters", "validate_question"]

@@ -1,0 +1,212 @@
+"""What a question asks for, beyond its words: outlets, dates, and the kind of answer it wants.
+
+"according to AFP", "what did The Verge report" -> only chunks from those outlets;
+"in September 2022", "last week", "before 5 October 2023" -> a date range on
+`published` (relative dates are relative to today); "latest" -> newer first;
+"how many" wants a number, "who" a name, "when" a date, "where" a place.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+MONTHS["sept"] = 9
+MONTH_PATTERN = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+YEAR_PATTERN = r"(?:19|20)\d{2}"
+DATE_PATTERN = (
+    rf"(?:{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{YEAR_PATTERN}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH_PATTERN},?\s+{YEAR_PATTERN}"
+    rf"|{YEAR_PATTERN}-\d{{2}}-\d{{2}}"
+    rf"|{MONTH_PATTERN}\s+{YEAR_PATTERN}"
+    rf"|{YEAR_PATTERN})"
+)
+
+
+@dataclass
+class QueryFilters:
+    """Restrictions on the chunks a question may be answered from."""
+
+    sources: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    newest_first: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def whole_years(self) -> list[int]:
+        """Years wholly inside the range, so articles dated only by year can match."""
+        if not self.date_from or not self.date_to:
+            return []
+        return [y for y in range(self.date_from.year, self.date_to.year + 1)
+                if self.date_from <= dt.date(y, 1, 1) and dt.date(y, 12, 31) <= self.date_to]
+
+    @property
+    def active(self) -> bool:
+        return bool(self.sources or self.date_from or self.date_to)
+
+
+def _parse_date(text: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day that a date expression covers."""
+    text = text.strip().rstrip(",").lower()
+    match = re.fullmatch(rf"({YEAR_PATTERN})-(\d{{2}})-(\d{{2}})", text)
+    if match:
+        try:
+            day = dt.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return None
+        return day, day
+    parts = re.findall(r"[a-z]+|\d+", text)
+    month = next((MONTHS[p] for p in parts if p in MONTHS), None)
+    numbers = [int(p) for p in parts if p.isdigit()]
+    years = [n for n in numbers if n >= 1900]
+    days = [n for n in numbers if n < 32]
+    if not years:
+        return None
+    year = years[0]
+    try:
+        if month and days:
+            day = dt.date(year, month, days[0])
+            return day, day
+        if month:
+            return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+    except ValueError:
+        return None
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _relative(question: str, today: dt.date) -> tuple[dt.date, dt.date, str] | None:
+    q = question.lower()
+    monday = today - dt.timedelta(days=today.weekday())
+    if re.search(r"\byesterday\b", q):
+        day = today - dt.timedelta(days=1)
+        return day, day, "yesterday"
+    if re.search(r"\btoday\b", q):
+        return today, today, "today"
+    match = re.search(r"\b(?:past|last)\s+(\d+|two|three|four|five|six|seven|ten)\s+(day|week|month|year)s?\b", q)
+    if match:
+        words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10}
+        n = int(match[1]) if match[1].isdigit() else words[match[1]]
+        days = {"day": 1, "week": 7, "month": 31, "year": 366}[match[2]] * n
+        return today - dt.timedelta(days=days), today, match[0]
+    if re.search(r"\blast week\b", q):
+        return monday - dt.timedelta(days=7), monday - dt.timedelta(days=1), "last week"
+    if re.search(r"\bthis week\b", q):
+        return monday, today, "this week"
+    if re.search(r"\blast month\b", q):
+        first = today.replace(day=1)
+        previous_end = first - dt.timedelta(days=1)
+        return previous_end.replace(day=1), previous_end, "last month"
+    if re.search(r"\bthis month\b", q):
+        return today.replace(day=1), today, "this month"
+    if re.search(r"\blast year\b", q):
+        return dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31), "last year"
+    if re.search(r"\bthis year\b", q):
+        return dt.date(today.year, 1, 1), today, "this year"
+    return None
+
+
+def parse_filters(question: str, known_sources: list[str], today: dt.date) -> QueryFilters:
+    """Outlet and date restrictions stated in the question."""
+    filters = QueryFilters()
+    lowered = question.lower()
+    mentioned = []
+    for source in known_sources:
+        name = source.lower().strip()
+        if len(name) < 2:
+            continue
+        bare = re.sub(r"^the\s+", "", name)
+        if re.search(rf"(?<![\w]){re.escape(bare)}(?![\w])", lowered):
+            mentioned.append(source)
+    if mentioned:
+        filters.sources = tuple(sorted(set(mentioned)))
+        filters.notes.append("outlet: " + ", ".join(filters.sources))
+
+    relative = _relative(question, today)
+    if relative:
+        filters.date_from, filters.date_to, label = relative
+        filters.notes.append(f"date: {label}")
+    else:
+        between = re.search(rf"\bbetween\s+({DATE_PATTERN})\s+and\s+({DATE_PATTERN})", question, re.I)
+        before = re.search(rf"\b(?:before|prior to|until|by)\s+({DATE_PATTERN})", question, re.I)
+        after = re.search(rf"\b(?:after|since|from)\s+({DATE_PATTERN})", question, re.I)
+        within = re.search(rf"\b(?:in|on|during|of)\s+({DATE_PATTERN})\b", question, re.I)
+        if between:
+            first, second = _parse_date(between[1]), _parse_date(between[2])
+            if first and second:
+                filters.date_from, filters.date_to = first[0], second[1]
+        elif before or after:
+            if after:
+                span = _parse_date(after[1])
+                if span:
+                    filters.date_from = span[1] + dt.timedelta(days=1) if after[0].lower().startswith(
+                        "after") else span[0]
+            if before:
+                span = _parse_date(before[1])
+                if span:
+                    filters.date_to = span[0] - dt.timedelta(days=1) if not before[0].lower().startswith(
+                        ("until", "by")) else span[1]
+        elif within:
+            span = _parse_date(within[1])
+            if span:
+                filters.date_from, filters.date_to = span
+        if filters.date_from or filters.date_to:
+            filters.notes.append(f"date: {filters.date_from or '…'} to {filters.date_to or '…'}")
+    if re.search(r"\b(latest|most recent|newest|recently|lately)\b", lowered):
+        filters.newest_first = True
+    return filters
+
+
+# -- the kind of answer a question wants ------------------------------------------
+
+NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                    r"dozens?|hundreds?|thousands?|millions?|billions?|tens of thousands)\b", re.I)
+DATE_WORDS = re.compile(rf"\b(?:{MONTH_PATTERN}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                        rf"yesterday|today|{YEAR_PATTERN}|last (?:week|month|year)|since|ago)\b", re.I)
+DISTANCE = re.compile(r"\b\d[\d,.]*\s*(?:-\s*)?(?:kilomet(?:er|re)s?|km|miles?|meters?|metres?)\b", re.I)
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)+\b")
+
+
+def answer_type(question: str) -> str | None:
+    """'number', 'distance', 'date', 'person', 'place' or None."""
+    q = question.lower().strip()
+    if re.search(r"\bhow (?:far|long a drive|close)\b|\bdistance\b", q):
+        return "distance"
+    if re.search(r"\bhow (?:many|much|old|large|big|long)\b|\bwhat (?:number|percentage|share|amount)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|day|month)\b", q):
+        return "date"
+    if re.search(r"\bwho\b|\bwhose\b|\bwhich (?:person|man|woman|official|leader|president)\b", q):
+        return "person"
+    if re.search(r"\bwhere\b|\bwhich (?:country|city|town|place|border|region)\b", q):
+        return "place"
+    return None
+
+
+def has_answer_shape(sentence: str, wanted: str | None) -> bool:
+    """Whether a sentence holds the kind of thing the question asks for."""
+    if wanted == "distance":
+        return bool(DISTANCE.search(sentence))
+    if wanted == "number":
+        return bool(NUMBER.search(sentence))
+    if wanted == "date":
+        return bool(DATE_WORDS.search(sentence))
+    if wanted in {"person", "place"}:
+        return bool(NAME.search(sentence))
+    return False
+
+
+FOLLOW_UP_START = re.compile(
+    r"^\s*(?:and|but|also|so|then|what about|how about|and what|why|how come|is that|was that|"
+    r"it|its|it's|they|them|their|he|she|his|her|that|this|those|these|there)\b", re.I)
+PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|him|his|her|that|this|those|these|there)\b", re.I)
+
+
+def is_follow_up(question: str) -> bool:
+    """Short or pronoun-led questions lean on the conversation before them."""
+    words = re.findall(r"\w+", question)
+    return bool(FOLLOW_UP_START.search(question)) or len(words) <= 4 or (
+        len(words) <= 8 and bool(PRONOUN.search(question)))

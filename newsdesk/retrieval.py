@@ -1,0 +1,295 @@
+"""Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused by rank.
+
+Dense search alone ranks rare names poorly; BM25 alone misses paraphrase. The
+two ranked lists are fused by weighted reciprocal rank fusion. Questions that
+name an outlet or a time are restricted by the chunks' `source` and
+`published` metadata (see `newsdesk.query`).
+
+The keyword index is derived from Chroma and never trusted blindly: it carries
+the collection's `index_version`, which ingestion changes before and after
+every write, and is rebuilt (and saved for a fast start next time) whenever
+the two differ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from newsdesk.query import QueryFilters
+from newsdesk.store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being below
+between both but by can cannot could couldn't did didn't do does doesn't doing don't down during each few
+for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
+him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most
+mustn't my myself no nor not of off on once only or other ought our ours ourselves out over own same
+shan't she she'd she'll she's should shouldn't so some such than that that's the their theirs them
+themselves then there there's these they they'd they'll they're they've this those through to too under
+until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's
+which while who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours
+yourself yourselves also said says say according report reported reports article news did does
+""".split())
+WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+
+_stemmer_lock = threading.Lock()
+_stemmer = None
+
+
+def _stem(words: list[str]) -> list[str]:
+    global _stemmer
+    with _stemmer_lock:
+        if _stemmer is None:
+            import Stemmer
+
+            _stemmer = Stemmer.Stemmer("english")
+        return _stemmer.stemWords(words)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words and numbers ("3,000" -> "3000"), stop words kept."""
+    return [w.replace(",", "").replace("’", "'").lower() for w in WORD.findall(text)]
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content terms: what BM25 and the answerer's term overlap count."""
+    content = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return _stem(content)
+
+
+@dataclass
+class Candidate:
+    """A chunk considered for the answer, with the evidence for it."""
+
+    chunk_id: str
+    article_id: str
+    score: float
+    dense: float | None = None
+    keyword: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass
+class KeywordIndex:
+    """BM25 over every chunk (title and outlet included), with the metadata needed to filter it."""
+
+    version: str
+    chunk_ids: list[str]
+    article_ids: list[str]
+    sources: list[str]
+    published_day: np.ndarray
+    year: np.ndarray
+    document_frequency: dict[str, int]
+    bm25: object = None
+    _position: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._position = {cid: i for i, cid in enumerate(self.chunk_ids)}
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    def idf(self, term: str) -> float:
+        """BM25's idf, for weighting question terms in the answerer."""
+        n = max(self.size, 1)
+        df = self.document_frequency.get(term, 0)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    def known_sources(self) -> list[str]:
+        return sorted({s for s in self.sources if s})
+
+    # -- building and loading ----------------------------------------------------
+    @classmethod
+    def build(cls, store: ChunkStore, version: str) -> "KeywordIndex":
+        import bm25s
+
+        chunk_ids, article_ids, sources, days, years, corpus = [], [], [], [], [], []
+        frequency: dict[str, int] = {}
+        for cid, meta, document in store.iter_chunks(include=("metadatas", "documents")):
+            header = " ".join(str(meta.get(k, "")) for k in ("title", "source"))
+            tokens = tokenize(f"{header}\n{document or ''}")
+            corpus.append(tokens or ["\u2205"])
+            for term in set(tokens):
+                frequency[term] = frequency.get(term, 0) + 1
+            chunk_ids.append(cid)
+            article_ids.append(meta["article_id"])
+            sources.append(meta.get("source") or "")
+            days.append(meta.get("published_day", -1))
+            years.append(meta.get("year", -1))
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        if corpus:
+            bm25.index(corpus, show_progress=False)
+        return cls(version, chunk_ids, article_ids, sources, np.array(days, dtype=np.int64),
+                   np.array(years, dtype=np.int64), frequency, bm25)
+
+    def save(self, directory: Path) -> None:
+        """Write to a fresh folder, then swap it in, so a reader never sees half an index."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".keyword-", dir=directory.parent))
+        if self.size:
+            self.bm25.save(str(staging / "bm25"), show_progress=False)
+        np.save(staging / "published_day.npy", self.published_day)
+        np.save(staging / "year.npy", self.year)
+        (staging / "meta.json").write_text(json.dumps({
+            "version": self.version, "chunk_ids": self.chunk_ids, "article_ids": self.article_ids,
+            "sources": self.sources, "document_frequency": self.document_frequency,
+        }))
+        old = directory.with_name(directory.name + ".old")
+        _rmtree(old)
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(staging, directory)
+        _rmtree(old)
+
+    @classmethod
+    def load(cls, directory: Path) -> "KeywordIndex | None":
+        import bm25s
+
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            days = np.load(directory / "published_day.npy")
+            years = np.load(directory / "year.npy")
+            bm25 = (bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
+                    if meta["chunk_ids"] else None)
+        except (OSError, ValueError, KeyError) as exc:
+            log.info("keyword index at %s not usable (%s); rebuilding", directory, exc)
+            return None
+        return cls(meta["version"], meta["chunk_ids"], meta["article_ids"], meta["sources"], days, years,
+                   meta["document_frequency"], bm25)
+
+    # -- searching -------------------------------------------------------------------
+    def mask(self, filters: QueryFilters, exclude_articles: frozenset[str]) -> np.ndarray | None:
+        """1.0 where a chunk passes the filters, 0.0 elsewhere; None when nothing is filtered."""
+        if not (filters.sources or filters.date_from or filters.date_to or exclude_articles):
+            return None
+        keep = np.ones(self.size, dtype=bool)
+        if filters.sources:
+            wanted = set(filters.sources)
+            keep &= np.array([s in wanted for s in self.sources], dtype=bool)
+        if filters.date_from or filters.date_to:
+            low = filters.date_from.toordinal() if filters.date_from else -10**9
+            high = filters.date_to.toordinal() if filters.date_to else 10**9
+            dated = (self.published_day >= low) & (self.published_day <= high)
+            years = filters.whole_years()
+            if years:
+                dated |= (self.published_day < 0) & np.isin(self.year, years)
+            keep &= dated
+        if exclude_articles:
+            keep &= np.array([a not in exclude_articles for a in self.article_ids], dtype=bool)
+        return keep.astype(np.float32)
+
+    def search(self, terms: list[str], k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
+        if not self.size or not terms:
+            return []
+        scores = self.bm25.get_scores(terms, weight_mask=mask) if mask is not None \
+            else self.bm25.get_scores(terms)
+        k = min(k, self.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def article_of(self, chunk_id: str) -> str | None:
+        position = self._position.get(chunk_id)
+        return self.article_ids[position] if position is not None else None
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class HybridRetriever:
+    """Dense + keyword search over one store, fused by weighted reciprocal rank fusion."""
+
+    def __init__(self, store: ChunkStore, embedder, index_dir: Path, *, rrf_k: int = 60,
+                 dense_weight: float = 1.0, keyword_weight: float = 1.0, depth: int = 50):
+        self.store = store
+        self.embedder = embedder
+        self.index_dir = index_dir
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.keyword_weight = keyword_weight
+        self.depth = depth
+        self._keyword: KeywordIndex | None = None
+        self._lock = threading.Lock()
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 side, in step with Chroma: loaded from disk when current, else rebuilt."""
+        version = self.store.index_version
+        current = self._keyword
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            if self._keyword is not None and self._keyword.version == version:
+                return self._keyword
+            loaded = KeywordIndex.load(self.index_dir)
+            if loaded is None or loaded.version != version:
+                loaded = KeywordIndex.build(self.store, version)
+                try:
+                    loaded.save(self.index_dir)
+                except OSError as exc:
+                    log.warning("could not save the keyword index to %s: %s", self.index_dir, exc)
+            self._keyword = loaded
+            return loaded
+
+    def search(self, query: str, filters: QueryFilters, *, exclude_articles: frozenset[str] = frozenset(),
+               query_embedding: np.ndarray | None = None) -> list[Candidate]:
+        keyword = self.keyword_index()
+        mask = keyword.mask(filters, exclude_articles)
+        keyword_hits = keyword.search(tokenize(query), self.depth, mask)
+        if mask is not None and not mask.any():
+            return []
+        if query_embedding is None:
+            query_embedding = self.embedder.embed([query])[0]
+        dense_hits = self.store.query(query_embedding, self.depth, where=self._where(filters, exclude_articles))
+        return self.fuse(dense_hits, keyword_hits, keyword)
+
+    def fuse(self, dense_hits: list[tuple[str, float]], keyword_hits: list[tuple[str, float]],
+             keyword: KeywordIndex) -> list[Candidate]:
+        candidates: dict[str, Candidate] = {}
+        for rank, (cid, similarity) in enumerate(dense_hits):
+            candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
+            candidate.dense, candidate.dense_rank = similarity, rank
+            candidate.score += self.dense_weight / (self.rrf_k + rank + 1)
+        for rank, (cid, score) in enumerate(keyword_hits):
+            candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
+            candidate.keyword, candidate.keyword_rank = score, rank
+            candidate.score += self.keyword_weight / (self.rrf_k + rank + 1)
+        return sorted(candidates.values(), key=lambda c: -c.score)
+
+    @staticmethod
+    def _where(filters: QueryFilters, exclude_articles: frozenset[str]) -> dict | None:
+        clauses: list[dict] = []
+        if filters.sources:
+            clauses.append({"source": {"$in": list(filters.sources)}})
+        if filters.date_from or filters.date_to:
+            dated: list[dict] = []
+            if filters.date_from:
+                dated.append({"published_day": {"$gte": filters.date_from.toordinal()}})
+            if filters.date_to:
+                dated.append({"published_day": {"$lte": filters.date_to.toordinal()}})
+            date_clause = dated[0] if len(dated) == 1 else {"$and": dated}
+            years = filters.whole_years()
+            if years:
+                # Articles that state only a year (a "(c) 2022" line) count for whole-year questions.
+                date_clause = {"$or": [date_clause, {"year_only": {"$in": years}}]}
+            clauses.append(date_clause)
+        if exclude_articles:
+            clauses.append({"article_id": {"$nin": sorted(exclude_articles)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
