@@ -24,6 +24,7 @@ safe inside a Discord custom_id)::
         turns: Sequence[Turn] = (), created_at: datetime | None = None) -> str
     store.add_bot_message(answer_id, channel_id: int, message_id: int) -> None   # each message the bot sent
     store.answer_for_bot_message(message_id: int) -> str | None
+    store.thread_turns(thread_id: int, limit=10) -> list[Turn]   # a Discord thread's earlier exchanges
 
     # reading
     store.get_answer(answer_id) -> AnswerRecord | None   # full record: citations, retrieved, turns,
@@ -458,15 +459,19 @@ class AuditStore:
         if conn is None:
             if self._closed:
                 raise AuditError("the audit store is closed")
+            conn = None
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=BUSY_TIMEOUT_MS / 1000)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA secure_delete=ON")  # forgotten text is overwritten, not left in free pages
             except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
                 raise AuditError(f"cannot open the audit database {self.path}: {exc}") from None
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -540,6 +545,15 @@ class AuditStore:
     def answer_for_bot_message(self, message_id: int) -> str | None:
         rows = self._read("SELECT answer_id FROM bot_messages WHERE message_id = ?", (int(message_id),))
         return rows[0]["answer_id"] if rows else None
+
+    def thread_turns(self, thread_id: int, limit: int = 10) -> list[Turn]:
+        """The last `limit` exchanges of a Discord thread, oldest first: answers given in it, and the
+        answer it was started from (a thread started from a message has that message's id)."""
+        rows = self._read(
+            "SELECT question, answer FROM answers WHERE thread_id = ?"
+            " OR id IN (SELECT answer_id FROM bot_messages WHERE message_id = ?)"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?", (int(thread_id), int(thread_id), int(limit)))
+        return [Turn(question=r["question"], answer=r["answer"]) for r in reversed(rows)]
 
     @staticmethod
     def _require(conn: sqlite3.Connection, answer_id: str) -> None:
@@ -803,13 +817,21 @@ class AuditStore:
             raise ValueError("retention days must be 0 or more")
         cutoff = _stamp((now or _now()) - timedelta(days=days))
         with self._write() as conn:
-            return conn.execute("DELETE FROM answers WHERE created_at < ?", (cutoff,)).rowcount
+            deleted = conn.execute("DELETE FROM answers WHERE created_at < ?", (cutoff,)).rowcount
+        if deleted:
+            self._checkpoint()
+        return deleted
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Apply AUDIT_RETENTION_DAYS; with no retention set, records are kept and nothing is deleted."""
         if self.retention_days is None:
             return 0
         return self.purge_older_than(self.retention_days, now=now)
+
+    def _checkpoint(self) -> None:
+        """Move the log into the database file and empty it, so deleted text is gone from the log too."""
+        with self._write_lock:
+            self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_user(self, user_id: str | int) -> ForgetReport:
         """Delete everything one person asked and voted; their moderator actions stay, anonymised."""
@@ -823,6 +845,7 @@ class AuditStore:
                          (FORGOTTEN, user))
             conn.execute("UPDATE answers SET retracted_by = ?, retracted_by_name = NULL WHERE retracted_by = ?",
                          (FORGOTTEN, user))
+        self._checkpoint()
         return ForgetReport(answers=answers, votes=votes, moderator_actions_anonymised=actions)
 
 
