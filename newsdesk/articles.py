@@ -70,6 +70,7 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[Path]]:
     """
     found: list[SourceFile] = []
     roots: list[Path] = []
+    seen: set[Path] = set()
     for given in paths:
         path = given.resolve()
         if path.is_dir():
@@ -78,11 +79,14 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[Path]]:
                 rel_parts = child.relative_to(path).parts
                 if any(part.startswith(".") for part in rel_parts):
                     continue
-                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES and child not in seen:
+                    seen.add(child)
                     found.append(SourceFile(child, path))
         else:
             roots.append(path.parent)
-            found.append(SourceFile(path, path.parent))
+            if path not in seen:
+                seen.add(path)
+                found.append(SourceFile(path, path.parent))
     return found, roots
 
 
@@ -135,6 +139,11 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(f"not UTF-16 text (undecodable byte at offset {exc.start})") from None
     if b"\x00" in data[:8192]:
         raise ArticleError("binary file, not text")
     try:
@@ -148,15 +157,15 @@ def _finish(fields: dict, default_id: str, source: SourceFile) -> Article:
     if not text:
         raise ArticleError("no article text")
     published, year = parse_date(fields.get("published"))
-    year = fields.get("year") or year
+    year = year or fields.get("year")
     url = _clean(fields.get("url"))
     article_id = _clean(fields.get("id")) or url or default_id
     return Article(
         id=str(article_id),
-        title=normalise_text(fields.get("title") or ""),
+        title=_clean(fields.get("title")) or "",
         text=text,
         source=_clean(fields.get("source")),
-        author=_clean(fields.get("author")),
+        author=_clean_author(fields.get("author")),
         url=url,
         published=published,
         year=year,
@@ -165,12 +174,25 @@ def _finish(fields: dict, default_id: str, source: SourceFile) -> Article:
 
 
 def _clean(value: object) -> str | None:
+    """One line of text from a metadata value (a string, a number, a list of names, {"name": ...})."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, dict):
+        value = value.get("name")
+    if isinstance(value, list):
+        value = ", ".join(part for part in (_clean(v) for v in value) if part)
     if value is None:
         return None
-    if isinstance(value, list):
-        value = ", ".join(str(v) for v in value if v)
     text = " ".join(str(value).split())
     return text or None
+
+
+def _clean_author(value: object) -> str | None:
+    """An author without the "By " that bylines start with."""
+    author = _clean(value)
+    if author:
+        author = re.sub(r"^by[:\s]+", "", author, flags=re.IGNORECASE).strip() or None
+    return author
 
 
 def normalise_text(text: str) -> str:
@@ -184,16 +206,21 @@ def normalise_text(text: str) -> str:
 
 def parse_date(value: object) -> tuple[dt.date | None, int | None]:
     """A date from ISO strings, RFC 2822 strings or epoch numbers; unparseable -> None."""
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, bool):
         return None, None
     if isinstance(value, dt.datetime):
         return value.date(), value.year
     if isinstance(value, dt.date):
         return value, value.year
     if isinstance(value, (int, float)):
-        stamp = dt.datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=dt.timezone.utc)
+        try:
+            stamp = dt.datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return None, None
         return stamp.date(), stamp.year
-    text = str(value).strip()
+    if not isinstance(value, str):
+        return None, None
+    text = value.strip()
     if re.fullmatch(r"\d{4}", text):
         return None, int(text)
     try:
@@ -208,17 +235,29 @@ def parse_date(value: object) -> tuple[dt.date | None, int | None]:
 # -- plain text and markdown ----------------------------------------------------
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
-COPYRIGHT_LINE = re.compile(r"^\s*(?:©|\(c\)|copyright)\s*(\d{4})\s+(.{2,60}?)\.?\s*$", re.IGNORECASE)
+_COPYRIGHT_MARK = r"(?:copyright\s*(?:©|\(c\))?|©|\(c\))"
+# "(c) 2022 AFP", "© 2022 AFP. All rights reserved.", "Copyright © 2022 Reuters", "© AFP 2022"
+COPYRIGHT_LINES = (
+    re.compile(rf"^\s*{_COPYRIGHT_MARK}\s*(?P<year>\d{{4}})\s+(?P<source>.{{2,60}}?)"
+               r"\.?(?:\s+all rights reserved\.?)?\s*$", re.IGNORECASE),
+    re.compile(rf"^\s*{_COPYRIGHT_MARK}\s*(?P<source>\D.{{1,59}}?)[\s,]+(?P<year>\d{{4}})"
+               r"\.?(?:\s+all rights reserved\.?)?\s*$", re.IGNORECASE),
+)
+MARKDOWN_HEADING = re.compile(r"^(\s{0,3})#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MARKDOWN_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 
 
 def parse_plain_text(raw: str, *, markdown: bool = False) -> dict:
     """Front matter when present; otherwise the first line is the title.
 
-    A closing line such as "(c) 2022 AFP" gives the outlet and year, and a
-    byline at the end of the second line ("... BYAMBASUREN BYAMBA-OCHIR AFP")
-    gives the author when it names that same outlet.
+    A closing line such as "(c) 2022 AFP" gives the outlet and year and leaves
+    the text; a byline at the end of one of the first two lines ("... past week
+    BYAMBASUREN BYAMBA-OCHIR AFP") gives the author when it names that same
+    outlet, and leaves the text too. In markdown the `# Title` heading is the
+    title, and heading marks, link targets and bold marks are dropped from the text.
     """
-    text = raw.replace("\r\n", "\n")
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
     fields: dict = {}
     match = FRONT_MATTER.match(text)
     if match:
@@ -229,43 +268,76 @@ def parse_plain_text(raw: str, *, markdown: bool = False) -> dict:
         if not isinstance(meta, dict):
             raise ArticleError("front matter is not a block of 'key: value' lines")
         fields.update(_record_fields(meta))
+        fields.pop("text", None)
         text = text[match.end():]
     lines = text.strip("\n").split("\n")
-    if not fields.get("title"):
-        while lines and not lines[0].strip():
-            lines.pop(0)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not _clean(fields.get("title")):
         if lines:
             first = lines.pop(0).strip()
-            fields["title"] = re.sub(r"^#+\s*", "", first) if markdown else first
-    elif markdown and lines and lines[0].lstrip().startswith("#"):
-        heading = re.sub(r"^#+\s*", "", lines[0].strip())
-        if heading == fields["title"]:
+            heading = MARKDOWN_HEADING.match(first) if markdown else None
+            fields["title"] = heading.group(2) if heading else first
+    elif markdown and lines:
+        heading = MARKDOWN_HEADING.match(lines[0])
+        if heading and " ".join(heading.group(2).split()) == _clean(fields["title"]):
             lines.pop(0)
     while lines and not lines[-1].strip():
         lines.pop()
     if lines:
-        closing = COPYRIGHT_LINE.match(lines[-1])
+        closing = _copyright(lines[-1])
         if closing:
             lines.pop()
-            fields.setdefault("year", int(closing.group(1)))
-            fields.setdefault("source", closing.group(2).strip())
-    if fields.get("source") and not fields.get("author"):
-        author = _byline_author(lines, fields["source"])
-        if author:
+            year, source = closing
+            fields.setdefault("year", year)
+            if not _clean(fields.get("source")):
+                fields["source"] = source
+    if _clean(fields.get("source")) and not _clean(fields.get("author")):
+        byline = _byline(lines, _clean(fields["source"]))
+        if byline:
+            index, author, cut = byline
             fields["author"] = author
+            lines[index] = lines[index][:cut].rstrip()
+    if markdown:
+        lines = [_plain_markdown_line(line) for line in lines]
     fields["text"] = "\n".join(lines)
     return fields
 
 
-def _byline_author(lines: list[str], source: str) -> str | None:
-    """An ALL-CAPS name followed by the outlet at the end of one of the first lines."""
-    for line in [line for line in lines if line.strip()][:2]:
-        match = re.search(r"((?:[A-Z][A-Z'\-]+\s+){1,4}[A-Z][A-Z'\-]+)\s+" + re.escape(source) + r"\s*$", line)
+def _copyright(line: str) -> tuple[int, str] | None:
+    for pattern in COPYRIGHT_LINES:
+        match = pattern.match(line)
         if match:
-            return " ".join(part.capitalize() if "-" not in part else
-                            "-".join(p.capitalize() for p in part.split("-"))
-                            for part in match.group(1).split())
+            source = match.group("source").strip(" .,")
+            if source:
+                return int(match.group("year")), source
     return None
+
+
+def _byline(lines: list[str], source: str) -> tuple[int, str, int] | None:
+    """An ALL-CAPS name followed by the outlet at the end of one of the first two lines:
+    (line index, the name as a person writes it, where the byline starts)."""
+    seen = 0
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        match = re.search(r"(?:^|\s)((?:[A-Z][A-Z'\-]+\s+){1,4}[A-Z][A-Z'\-]+)\s+"
+                          + re.escape(source) + r"\s*$", line)
+        if match:
+            name = " ".join("-".join(p.capitalize() for p in part.split("-")) for part in match.group(1).split())
+            return index, name, match.start(1)
+        seen += 1
+        if seen == 2:
+            break
+    return None
+
+
+def _plain_markdown_line(line: str) -> str:
+    heading = MARKDOWN_HEADING.match(line)
+    if heading:
+        line = heading.group(1) + heading.group(2)
+    line = MARKDOWN_LINK.sub(r"\1", line)
+    return MARKDOWN_EMPHASIS.sub(r"\2", line)
 
 
 # -- JSON records -----------------------------------------------------------------
@@ -309,16 +381,28 @@ def parse_record(record: object) -> dict:
 
 # -- HTML ---------------------------------------------------------------------------
 
-BLOCK_TAGS = "p, h2, h3, h4, li, blockquote, pre"
+BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
 NOISE_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "figure",
-              "iframe", "svg", "button"]
+              "iframe", "svg", "button", "template", "dialog"]
+# Class or id words that mark page furniture rather than the story.
+NOISE_WORDS = {"related", "share", "sharing", "social", "newsletter", "advert", "advertisement", "ad",
+               "ads", "promo", "subscribe", "subscription", "cookie", "cookies",
+               "breadcrumb", "breadcrumbs", "paywall", "sidebar", "recommended", "popular", "trending",
+               "caption", "credits", "outbrain", "taboola", "byline"}
 
 
 def parse_html(raw: str) -> dict:
-    """Main text from <article>/<main>/<body>; metadata from meta tags, JSON-LD and <time>."""
-    from selectolax.parser import HTMLParser
+    """Main text from <article>/<main>/<body>; metadata from meta tags, JSON-LD and <time>.
 
-    tree = HTMLParser(raw)
+    Page furniture (navigation, headers and footers, asides, scripts, share and
+    newsletter boxes, related links) is removed before the text is taken, and the
+    text is the page's paragraphs, subheadings, list items and quotes, one block
+    per paragraph. A page whose body has no text but whose JSON-LD has
+    `articleBody` uses that.
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(raw)
     meta: dict[str, str] = {}
     for node in tree.css("meta"):
         key = (node.attributes.get("property") or node.attributes.get("name")
@@ -339,35 +423,77 @@ def parse_html(raw: str) -> dict:
     h1 = tree.css_first("h1")
     time_node = tree.css_first("time[datetime]")
     canonical = tree.css_first('link[rel="canonical"]')
-    author_node = tree.css_first('[rel="author"], .byline, [itemprop="author"]')
+    author_node = tree.css_first('[rel="author"], .byline, .author, [itemprop="author"]')
     fields = {
-        "title": first(meta.get("og:title"), linked.get("headline"), h1.text() if h1 else None,
-                       title_node.text() if title_node else None),
+        "title": first(meta.get("og:title"), linked.get("headline"), meta.get("twitter:title"),
+                       h1.text() if h1 else None, title_node.text() if title_node else None),
         "source": first(meta.get("og:site_name"), _ld_name(linked.get("publisher")),
                         meta.get("publisher"), meta.get("application-name")),
         "author": first(meta.get("author"), meta.get("article:author"), _ld_name(linked.get("author")),
                         author_node.text() if author_node else None),
         "published": first(meta.get("article:published_time"), linked.get("datePublished"),
                            meta.get("datepublished"), meta.get("date"), meta.get("pubdate"),
-                           time_node.attributes.get("datetime") if time_node else None),
-        "url": first(canonical.attributes.get("href") if canonical else None, meta.get("og:url")),
+                           meta.get("dc.date"), time_node.attributes.get("datetime") if time_node else None),
+        "url": first(canonical.attributes.get("href") if canonical else None, meta.get("og:url"),
+                     linked.get("url") if isinstance(linked.get("url"), str) else None),
     }
-    for tag in NOISE_TAGS:
-        for node in tree.css(tag):
-            node.decompose()
+    _remove_noise(tree)
     container = tree.css_first("article") or tree.css_first("main") or tree.body
     if container is None:
         raise ArticleError("HTML page has no body")
-    blocks = [" ".join(node.text(separator=" ").split()) for node in container.css(BLOCK_TAGS)]
+    blocks = [" ".join(node.text(separator=" ").split()) for node in container.css(", ".join(BLOCK_TAGS))
+              if not _inside_block(node, container)]
     blocks = [block for block in blocks if block]
-    if blocks and blocks[0] == fields["title"]:
-        blocks.pop(0)
     if not blocks:
-        blocks = [line.strip() for line in container.text(separator="\n").split("\n") if line.strip()]
-        if blocks and blocks[0] == fields["title"]:
-            blocks.pop(0)
+        blocks = [" ".join(line.split()) for line in container.text(separator="\n").split("\n")]
+        blocks = [block for block in blocks if block]
+    if blocks and fields["title"] and blocks[0] == fields["title"]:
+        blocks.pop(0)
+    if not blocks and isinstance(linked.get("articleBody"), str):
+        blocks = [linked["articleBody"]]
     fields["text"] = "\n\n".join(blocks)
     return fields
+
+
+NOISE_MARK = "data-newsdesk-noise"
+
+
+def _remove_noise(tree) -> None:
+    """Mark every piece of page furniture, then remove the marked nodes one at a time (outermost
+    first), so that no node is touched after an ancestor of it has been freed."""
+    paragraphs = len(tree.css("p"))
+    for node in tree.css(", ".join(NOISE_TAGS)):
+        node.attrs[NOISE_MARK] = "1"
+    for node in tree.css("[class], [id], [hidden], [aria-hidden]"):
+        if _is_noise(node, paragraphs):
+            node.attrs[NOISE_MARK] = "1"
+    while (node := tree.css_first(f"[{NOISE_MARK}]")) is not None:
+        node.decompose()
+
+
+def _is_noise(node, page_paragraphs: int) -> bool:
+    attributes = node.attributes
+    if node.tag in ("html", "body", "article", "main"):
+        return False
+    if "hidden" in attributes or attributes.get("aria-hidden") == "true":
+        return True
+    words = set(re.split(r"[\s_\-]+", f"{attributes.get('class') or ''} {attributes.get('id') or ''}".lower()))
+    if not words & NOISE_WORDS:
+        return False
+    # A wrapper such as <div class="story has-comments"> that holds the story is not furniture.
+    if node.css_first("article, main") is not None:
+        return False
+    return len(node.css("p")) <= max(3, page_paragraphs // 2)
+
+
+def _inside_block(node, container) -> bool:
+    """True for a paragraph nested in a list item or quote: its text is already in the outer block."""
+    parent = node.parent
+    while parent is not None and parent != container:
+        if parent.tag in BLOCK_TAGS:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _json_ld(tree) -> dict:
