@@ -130,10 +130,11 @@ def parse_filters(question: str, known_sources: list[str], today: dt.date) -> Qu
         filters.date_from, filters.date_to, label = relative
         filters.notes.append(f"date: {label}")
     else:
-        between = re.search(rf"\bbetween\s+({DATE_PATTERN})\s+and\s+({DATE_PATTERN})", question, re.I)
+        between = re.search(rf"\b(?:between|from)\s+({DATE_PATTERN})\s+(?:and|to|until)\s+({DATE_PATTERN})",
+                            question, re.I)
         before = re.search(rf"\b(?:before|prior to|until|by)\s+({DATE_PATTERN})", question, re.I)
-        after = re.search(rf"\b(?:after|since|from)\s+({DATE_PATTERN})", question, re.I)
-        within = re.search(rf"\b(?:in|on|during|of)\s+({DATE_PATTERN})\b", question, re.I)
+        after = re.search(rf"\b(?:after|since)\s+({DATE_PATTERN})", question, re.I)
+        within = re.search(rf"\b(?:in|on|during|of|from)\s+({DATE_PATTERN})\b", question, re.I)
         if between:
             first, second = _parse_date(between[1]), _parse_date(between[2])
             if first and second:

@@ -1,0 +1,161 @@
+"""The answer engine over real ingested articles: seeds, a two-outlet corpus, follow-ups, filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from newsdesk.config import load_settings
+from newsdesk.engine import Engine
+from newsdesk.ingestion import Ingestor
+from newsdesk.results import REFUSAL, QuestionError, Turn
+
+from conftest import SEED_ID, SEEDS
+
+BRIDGE_ARTICLES = [
+    {"id": "afp-bridge-sept", "title": "Harbour bridge opens to traffic in Valdoria",
+     "source": "AFP", "published_at": "2023-09-12", "author": "Ana Ruiz",
+     "body": "The new harbour bridge in Valdoria opened to traffic on Tuesday after six years of work. "
+             "Officials said 14,000 vehicles crossed the bridge on its first day. "
+             "The bridge cost 820 million euros, according to the transport ministry."},
+    {"id": "reuters-bridge-oct", "title": "Valdoria bridge traffic falls short of forecasts",
+     "source": "Reuters", "published_at": "2023-10-20", "author": "Tom Berg",
+     "body": "Traffic on the Valdoria harbour bridge has fallen short of forecasts, Reuters reported. "
+             "About 9,500 vehicles crossed the bridge each day in its first month. "
+             "The operator blamed high tolls for the shortfall."},
+    {"id": "reuters-ferry-sept", "title": "Valdoria ferry operator cuts routes",
+     "source": "Reuters", "published_at": "2023-09-28", "author": "Tom Berg",
+     "body": "The ferry operator in Valdoria cut three routes after the harbour bridge opened. "
+             "The company said 120 jobs would go by the end of the year."},
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    shutil.copytree(SEEDS, root / "seeds")
+    (root / "wire").mkdir()
+    (root / "wire" / "bridge.json").write_text(json.dumps(BRIDGE_ARTICLES))
+    return root
+
+
+@pytest.fixture(scope="module")
+def engine(corpus, tmp_path_factory, embedder) -> Engine:
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("data"), env_file=None)
+    summary = Ingestor(settings, embedder=embedder).ingest_paths([corpus / "seeds", corpus / "wire"])
+    assert not summary.failures
+    return Engine(settings, embedder=embedder, today=lambda: dt.date(2023, 11, 1))
+
+
+def markers(answer: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", answer)]
+
+
+def test_altanbulag_answered_with_its_passage(engine):
+    result = engine.ask("how many crossed at Altanbulag?")
+    assert not result.refused
+    assert "more than 3,000 Russians had entered the country via the crossing" in result.answer
+    assert markers(result.answer) == [1]
+    [citation] = result.citations
+    assert citation.article_id == SEED_ID
+    assert "Altanbulag" in citation.text and "3,000" in citation.text
+    assert citation.source == "AFP"
+
+
+def test_off_topic_question_is_refused_without_sources(engine):
+    result = engine.ask("who won the 2018 World Cup?")
+    assert result.refused
+    assert result.answer == REFUSAL
+    assert result.citations == []
+
+
+def test_follow_up_uses_the_previous_question(engine):
+    first = engine.ask("how many crossed at Altanbulag?")
+    follow_up = engine.ask("and how far is that from the capital?",
+                           [Turn(question=first.question, answer=first.answer)])
+    assert not follow_up.refused
+    assert "350 kilometers" in follow_up.answer
+    assert all(c.article_id == SEED_ID for c in follow_up.citations)
+
+
+def test_every_marker_names_a_citation_and_every_citation_is_marked(engine):
+    for question in ["How much did the Valdoria bridge cost?", "Who urged Putin to end the conflict?",
+                     "How long is the border between Mongolia and Russia?"]:
+        result = engine.ask(question)
+        assert not result.refused, question
+        numbers = markers(result.answer)
+        assert sorted(set(numbers)) == [c.n for c in result.citations] == list(range(1, len(result.citations) + 1))
+
+
+def test_outlet_named_in_the_question_restricts_the_passages(engine):
+    result = engine.ask("According to Reuters, how many vehicles crossed the Valdoria bridge?")
+    assert not result.refused
+    assert "9,500" in result.answer
+    assert {c.source for c in result.citations} == {"Reuters"}
+    assert {r.article_id for r in result.retrieved} <= {"reuters-bridge-oct", "reuters-ferry-sept"}
+
+
+def test_month_named_in_the_question_restricts_the_passages(engine):
+    result = engine.ask("How many vehicles crossed the Valdoria bridge in September 2023?")
+    assert not result.refused
+    assert "14,000" in result.answer
+    assert {r.article_id for r in result.retrieved} <= {"afp-bridge-sept", "reuters-ferry-sept"}
+
+
+def test_relative_dates_count_from_today(engine):
+    # today is 2023-11-01 in this fixture, so "last month" is October 2023.
+    result = engine.ask("What happened with the Valdoria bridge last month?")
+    assert {r.article_id for r in result.retrieved} == {"reuters-bridge-oct"}
+
+
+def test_an_outlet_with_nothing_on_the_subject_gives_a_refusal(engine):
+    result = engine.ask("According to Reuters, how many Russians crossed at Altanbulag?")
+    assert result.refused
+    assert result.citations == []
+
+
+def test_no_more_than_the_configured_passages_from_one_article(engine):
+    result = engine.ask("Russians fleeing mobilisation into Mongolia")
+    engine_passages = engine._passages(engine.retriever.search(
+        "Russians fleeing mobilisation into Mongolia",
+        __import__("newsdesk.query", fromlist=["QueryFilters"]).QueryFilters()))
+    per_article = {}
+    for passage in engine_passages:
+        per_article[passage.article_id] = per_article.get(passage.article_id, 0) + 1
+    assert max(per_article.values()) <= engine.settings.max_chunks_per_article
+    assert not result.refused
+
+
+def test_hidden_articles_are_never_retrieved(engine, embedder):
+    hidden_engine = Engine(engine.settings, embedder=embedder, hidden_articles=lambda: {SEED_ID})
+    result = hidden_engine.ask("how many crossed at Altanbulag?")
+    assert SEED_ID not in {r.article_id for r in result.retrieved}
+    assert result.refused
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 1001])
+def test_empty_and_over_long_questions_are_rejected_politely(engine, question):
+    with pytest.raises(QuestionError) as caught:
+        engine.ask(question)
+    assert "question" in str(caught.value).lower()
+
+
+def test_keyword_side_follows_new_ingestion(engine, corpus, embedder, tmp_path):
+    before = engine.ask("What did the mayor of Quillport announce about the tram?")
+    assert before.refused
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "tram.md").write_text("---\ntitle: Quillport tram returns\nsource: AFP\npublished: 2023-10-02\n---\n"
+                                   "The mayor of Quillport announced that the tram line will reopen in May "
+                                   "with 24 new carriages.\n")
+    Ingestor(engine.settings, embedder=embedder).ingest_paths([extra])
+    after = engine.ask("What did the mayor of Quillport announce about the tram?")
+    assert not after.refused
+    assert "24 new carriages" in after.answer
+    assert after.citations[0].article_id == "extra/tram.md"
+    assert after.citations[0].published == "2023-10-02"

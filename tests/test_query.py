@@ -1,0 +1,94 @@
+"""What questions ask for: outlets, dates (absolute and relative to today), answer types, follow-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from newsdesk.query import answer_type, is_follow_up, parse_filters
+
+TODAY = dt.date(2023, 11, 15)  # a Wednesday
+OUTLETS = ["AFP", "The Verge", "TechCrunch", "The Age", "BBC News"]
+
+
+def test_outlet_named_with_or_without_the_article():
+    assert parse_filters("What did The Verge report about Apple?", OUTLETS, TODAY).sources == ("The Verge",)
+    assert parse_filters("according to verge, what happened?", OUTLETS, TODAY).sources == ("The Verge",)
+    both = parse_filters("Do The Age and TechCrunch agree on Google?", OUTLETS, TODAY)
+    assert both.sources == ("TechCrunch", "The Age")
+
+
+def test_outlet_names_match_whole_words_only():
+    assert parse_filters("Was the page outdated?", OUTLETS, TODAY).sources == ()
+    assert parse_filters("What did the staff say?", ["AFP", "Staff"], TODAY).sources == ("Staff",)
+
+
+@pytest.mark.parametrize("question, start, end", [
+    ("What happened in September 2022?", dt.date(2022, 9, 1), dt.date(2022, 9, 30)),
+    ("news from Sept. 2023", dt.date(2023, 9, 1), dt.date(2023, 9, 30)),
+    ("What was reported on October 5, 2023?", dt.date(2023, 10, 5), dt.date(2023, 10, 5)),
+    ("What was reported on 5 October 2023?", dt.date(2023, 10, 5), dt.date(2023, 10, 5)),
+    ("What happened in 2022?", dt.date(2022, 1, 1), dt.date(2022, 12, 31)),
+    ("stories between March 2023 and May 2023", dt.date(2023, 3, 1), dt.date(2023, 5, 31)),
+])
+def test_absolute_dates(question, start, end):
+    filters = parse_filters(question, OUTLETS, TODAY)
+    assert (filters.date_from, filters.date_to) == (start, end)
+
+
+def test_before_and_after_exclude_the_named_period():
+    before = parse_filters("What did AFP report before October 2023?", OUTLETS, TODAY)
+    assert before.date_from is None and before.date_to == dt.date(2023, 9, 30)
+    after = parse_filters("What happened after 2022-09-21?", OUTLETS, TODAY)
+    assert after.date_from == dt.date(2023 - 1, 9, 22) and after.date_to is None
+
+
+@pytest.mark.parametrize("question, start, end", [
+    ("What happened last week?", dt.date(2023, 11, 6), dt.date(2023, 11, 12)),
+    ("What happened this week?", dt.date(2023, 11, 13), TODAY),
+    ("What happened yesterday?", dt.date(2023, 11, 14), dt.date(2023, 11, 14)),
+    ("What happened last month?", dt.date(2023, 10, 1), dt.date(2023, 10, 31)),
+    ("news from the past 3 days", dt.date(2023, 11, 12), TODAY),
+    ("What happened last year?", dt.date(2022, 1, 1), dt.date(2022, 12, 31)),
+])
+def test_relative_dates_count_from_today(question, start, end):
+    filters = parse_filters(question, OUTLETS, TODAY)
+    assert (filters.date_from, filters.date_to) == (start, end)
+
+
+def test_whole_years_let_year_only_articles_match():
+    assert parse_filters("What happened in 2022?", OUTLETS, TODAY).whole_years() == [2022]
+    assert parse_filters("What happened in September 2022?", OUTLETS, TODAY).whole_years() == []
+
+
+def test_latest_asks_for_newest_first_without_a_date_range():
+    filters = parse_filters("What is the latest on the bridge?", OUTLETS, TODAY)
+    assert filters.newest_first and filters.date_from is None
+
+
+def test_a_question_with_no_outlet_or_date_is_unfiltered():
+    filters = parse_filters("how many crossed at Altanbulag?", OUTLETS, TODAY)
+    assert not filters.active and not filters.newest_first
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("how many crossed at Altanbulag?", "number"),
+    ("How far is Ulaanbaatar from the border?", "distance"),
+    ("When did Russia launch the invasion?", "date"),
+    ("Who urged Putin to end the conflict?", "person"),
+    ("Where did the Russians cross?", "place"),
+    ("Why did he leave?", None),
+])
+def test_answer_types(question, kind):
+    assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize("question, follows", [
+    ("and how far is that from the capital?", True),
+    ("what about Georgia?", True),
+    ("why?", True),
+    ("How many Russians crossed into Mongolia at Altanbulag after the mobilisation?", False),
+])
+def test_follow_up_detection(question, follows):
+    assert is_follow_up(question) is follows
