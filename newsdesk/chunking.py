@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from newsdesk.articles import Article
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
+MAX_HEADER_TOKENS = 64
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "gov", "sen", "rep", "gen", "lt", "col", "sgt", "capt", "cmdr",
@@ -98,6 +99,25 @@ def _append(spans: list[Span], text: str, start: int, end: int) -> None:
         spans.append(Span(stripped_start, stripped_end))
 
 
+def _word_cuts(text: str, offsets: list[tuple[int, int]], budget: int) -> list[int]:
+    """Token indexes at which to cut a run of tokens into pieces of at most `budget` tokens.
+
+    A cut goes before a token that starts a new word (whitespace before it), so
+    that no word is split and each piece counts the same tokens alone as it does
+    in its chunk; only a single "word" longer than the budget is cut inside.
+    """
+    cuts: list[int] = []
+    start = 0
+    while len(offsets) - start > budget:
+        limit = start + budget
+        cut = next((k for k in range(limit, start, -1)
+                    if offsets[k][0] > offsets[k - 1][1] and text[offsets[k - 1][1]:offsets[k][0]].isspace()),
+                   limit)
+        cuts.append(cut)
+        start = cut
+    return cuts
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of an article: its span in the article text and what gets embedded."""
@@ -139,10 +159,10 @@ class Chunker:
         self.window_tokens = window_tokens
 
     def chunk(self, article: Article) -> list[Chunk]:
-        header = chunk_header(article)
+        header = self._fit_header(chunk_header(article))
         header_tokens = self.count_tokens([header])[0] if header else 0
-        # [CLS], [SEP] and the blank line between header and body.
-        budget = max(32, min(self.target_tokens, self.window_tokens - header_tokens - 4))
+        # [CLS] and [SEP] around header and body (the blank line between them is no token).
+        budget = max(8, min(self.target_tokens, self.window_tokens - header_tokens - 2))
         sentences = self._fit_sentences(article.text, split_sentences(article.text), budget)
         sizes = self.count_tokens([article.text[s.start:s.end] for s in sentences])
         chunks: list[Chunk] = []
@@ -163,8 +183,19 @@ class Chunker:
             first = next_first
         return chunks
 
+    def _fit_header(self, header: str) -> str:
+        """A very long title is cut (at a word) so that the chunk body keeps most of the window."""
+        if not header or self.count_tokens([header])[0] <= MAX_HEADER_TOKENS:
+            return header
+        title, _, meta = header.partition("\n")
+        room = max(8, MAX_HEADER_TOKENS - (self.count_tokens([meta])[0] if meta else 0))
+        offsets = self.token_offsets(title)
+        if len(offsets) > room:
+            title = title[:offsets[_word_cuts(title, offsets, room)[0]][0]].rstrip()
+        return "\n".join(part for part in (title, meta) if part)
+
     def _fit_sentences(self, text: str, sentences: list[Span], budget: int) -> list[Span]:
-        """Split any sentence longer than the budget at token boundaries."""
+        """Split any sentence longer than the budget into pieces that fit, between words where possible."""
         sizes = self.count_tokens([text[s.start:s.end] for s in sentences])
         fitted: list[Span] = []
         for span, size in zip(sentences, sizes):
@@ -172,12 +203,10 @@ class Chunker:
                 fitted.append(span)
                 continue
             offsets = self.token_offsets(text[span.start:span.end])
-            for piece in range(0, len(offsets), budget):
-                window = offsets[piece:piece + budget]
-                piece_start = span.start + window[0][0]
-                piece_end = span.start + (offsets[piece + budget][0] if piece + budget < len(offsets)
-                                          else span.end - span.start)
-                _append(fitted, text, piece_start, piece_end)
+            bounds = [0, *_word_cuts(text[span.start:span.end], offsets, budget), len(offsets)]
+            for first, last in zip(bounds, bounds[1:]):
+                piece_end = offsets[last][0] if last < len(offsets) else span.end - span.start
+                _append(fitted, text, span.start + offsets[first][0], span.start + piece_end)
         return fitted
 
     @staticmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -129,8 +129,11 @@ class MiniLMEmbedding(BaseEmbedding):
         self._load()
         return list(self._counter.encode(text, add_special_tokens=False).offsets)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed many texts: batched by similar length, so little is spent on padding."""
+    def embed(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed many texts: batched by similar length, so little is spent on padding.
+
+        `on_batch(n)` is called after each batch of n texts (for a progress bar).
+        """
         self._load()
         texts = list(texts)
         output = np.zeros((len(texts), DIMENSION), dtype=np.float32)
@@ -155,6 +158,8 @@ class MiniLMEmbedding(BaseEmbedding):
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             output[batch] = pooled / np.clip(norms, 1e-12, None)
+            if on_batch is not None:
+                on_batch(len(batch))
         return output
 
     # -- llama-index's interface ---------------------------------------------------
