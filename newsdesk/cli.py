@@ -175,6 +175,42 @@ def format_passages(result) -> str:
     return "\n\n".join(blocks)
 
 
+# -- eval ---------------------------------------------------------------------------
+
+def add_eval(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="measure answer quality on a questions file",
+        description="Run every question of a JSONL questions file (id, question, answers, evidence, "
+                    "passages, type) through the same engine as `ask` and report Hits@1/4/k, MRR@k, All@k, "
+                    "citation precision, passage hit, answer accuracy, refusals and latency, overall and "
+                    "per question type.")
+    parser.add_argument("questions", type=Path, help="the questions file (.jsonl)")
+    parser.add_argument("--k", type=int, default=10, help="retrieval depth for Hits@k, MRR@k, All@k (default 10)")
+    parser.add_argument("--json", action="store_true", help="print the full report as one JSON object")
+    parser.add_argument("--output", type=Path, metavar="PATH", help="also write the JSON report to PATH")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from newsdesk.evaluation import QuestionsFileError, evaluate_engine, format_table
+
+    if args.k < 1:
+        raise CommandError("--k must be at least 1")
+    try:
+        report = evaluate_engine(settings, args.questions, k=args.k, progress=not args.quiet)
+    except QuestionsFileError as exc:
+        raise CommandError(str(exc)) from None
+    if args.output:
+        try:
+            args.output.write_text(report.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(report.model_dump_json() if args.json else format_table(report))
+    return EXIT_OK
+
+
 # -- bot --------------------------------------------------------------------------
 
 def add_bot(subparsers) -> None:
@@ -189,7 +225,7 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- main ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot]
+COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_eval]
 
 
 def build_parser() -> argparse.ArgumentParser:

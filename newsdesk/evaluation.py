@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -443,3 +444,41 @@ def format_markdown(reports: list[EvalReport]) -> str:
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
+
+
+# -- running against the engine -------------------------------------------------------------------
+
+def article_urls(store) -> dict[str, str]:
+    """Article id -> url for articles whose id is not their url (so evidence may name either)."""
+    urls: dict[str, str] = {}
+    for _, metadata, _ in store.iter_chunks():
+        url = metadata.get("url")
+        if url and url != metadata.get("article_id"):
+            urls.setdefault(metadata["article_id"], url)
+    return urls
+
+
+def tqdm_wrapper(enabled: bool) -> Callable[[Iterable], Iterable] | None:
+    """A progress bar on stderr when it is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return lambda items: tqdm(items, unit="question", desc="evaluating", leave=False, file=sys.stderr)
+
+
+def evaluate_engine(settings, questions_path: Path | str, *, k: int = 10, progress: bool = False,
+                    engine=None) -> EvalReport:
+    """Every question of the file through the same engine as `newsdesk ask`."""
+    from newsdesk.engine import Engine
+
+    questions = load_questions(questions_path)
+    engine = engine or Engine(settings)
+    engine.warm_up()
+    status = engine.status()
+    notes = [f"index: {status.articles} articles, {status.chunks} chunks; chunks of {settings.chunk_tokens} "
+             f"tokens (overlap {settings.chunk_overlap_tokens}); top_k {settings.top_k}; refusal threshold "
+             f"{settings.refusal_threshold}"]
+    return evaluate(questions, engine.ask, k=k, system=f"newsdesk ({engine.answerer_name})",
+                    questions_file=str(questions_path), urls=article_urls(engine.store),
+                    progress=tqdm_wrapper(progress), notes=notes)
