@@ -892,3 +892,112 @@ def export(store: AuditStore, out: TextIO, fmt: str, flt: AnswerFilter | None = 
     else:
         raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
     return count
+
+
+# -- reading it in a terminal --------------------------------------------------------------------
+
+RELATIVE = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(value: str, *, now: datetime | None = None) -> datetime:
+    """A moment from the command line: YYYY-MM-DD, an ISO date-time (UTC unless it says), or 90m/24h/7d/2w ago."""
+    text = value.strip()
+    if len(text) >= 2 and text[:-1].isdigit() and text[-1].lower() in RELATIVE:
+        return (now or _now()) - timedelta(**{RELATIVE[text[-1].lower()]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD, an ISO date-time, or 24h / 7d / 2w") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def short_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") + "Z"
+
+
+def one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def describe_asker(asker_id: str | None, asker_name: str | None) -> str:
+    if asker_name and asker_id:
+        return f"{asker_name} ({asker_id})"
+    return asker_name or asker_id or "-"
+
+
+def format_summary(item: AnswerSummary) -> str:
+    flags = [f"+{item.feedback.up}/-{item.feedback.down}"]
+    if item.refused:
+        flags.append("refused")
+    if item.retracted:
+        flags.append("RETRACTED")
+    return (f"{item.id}  {short_time(item.created_at)}  {item.front_end:<8} "
+            f"{one_line(describe_asker(item.asker_id, item.asker_name), 24):<24}  {' '.join(flags):<10}  "
+            f"{one_line(item.question, 70)}")
+
+
+def format_page(page: AnswerPage) -> str:
+    if not page.items:
+        return "No answers match." if page.total == 0 else f"No answers on this page ({page.total} match)."
+    lines = [format_summary(item) for item in page.items]
+    first, last = page.offset + 1, page.offset + len(page.items)
+    more = "; --page for more" if page.has_more else ""
+    lines.append(f"-- {first}-{last} of {page.total}{more}")
+    return "\n".join(lines)
+
+
+def format_record(record: AnswerRecord, actions: Sequence[ModeratorAction] = ()) -> str:
+    """The full record as a moderator reads it in a terminal."""
+    where = ", ".join(f"{name} {value}" for name, value in (
+        ("guild", record.guild_id), ("channel", record.channel_id), ("thread", record.thread_id),
+        ("message", record.message_id)) if value is not None)
+    lines = [
+        f"Answer {record.id}  {short_time(record.created_at)}  via {record.front_end}",
+        f"Asked by: {describe_asker(record.asker_id, record.asker_name)}" + (f"  [{where}]" if where else ""),
+        f"Answerer: {record.answerer}  latency {record.latency_ms:.0f} ms"
+        + ("  (refused)" if record.refused else ""),
+        f"Feedback: +{record.feedback.up} / -{record.feedback.down}",
+    ]
+    if record.retraction:
+        r = record.retraction
+        lines.append(f"RETRACTED {short_time(r.at)} by {describe_asker(r.moderator_id, r.moderator_name)}: {r.reason}")
+    if record.turns:
+        lines += ["", "Conversation before it:"]
+        for turn in record.turns:
+            lines.append(f"  Q: {turn.question}")
+            if turn.answer:
+                lines.append(f"  A: {turn.answer}")
+    lines += ["", f"Question: {record.question}"]
+    if record.search_query and record.search_query != record.question:
+        lines.append(f"Searched: {record.search_query}")
+    lines += ["", record.answer]
+    if record.note:
+        lines += ["", f"Note: {record.note}"]
+    for c in record.citations:
+        details = ", ".join(p for p in (c.source, c.published, c.author) if p)
+        span = f"chars {c.start}-{c.end}" if c.start is not None else "no span"
+        lines += ["", f"[{c.n}] {c.title or c.article_id}" + (f" ({details})" if details else ""),
+                  f"    article {c.article_id}  chunk {c.chunk_id}  {span}"]
+        if c.url:
+            lines.append(f"    {c.url}")
+        lines += ["    " + line for line in c.text.splitlines() if line.strip()]
+    if record.retrieved:
+        lines += ["", "Retrieved:"]
+        lines += [f"  {r.score:7.3f}  {r.article_id}  {r.chunk_id}" for r in record.retrieved]
+    if actions:
+        lines += ["", "Moderator actions:"]
+        lines += [f"  {short_time(a.at)}  {a.action}  by {describe_asker(a.moderator_id, a.moderator_name)}"
+                  + (f": {a.reason}" if a.reason else "") for a in actions]
+    return "\n".join(lines)
+
+
+def format_feedback(summary: FeedbackSummary) -> str:
+    period = "all time"
+    if summary.since or summary.until:
+        period = f"{short_time(summary.since) if summary.since else 'the start'} to " \
+                 f"{short_time(summary.until) if summary.until else 'now'}"
+    lines = [f"Feedback, answers from {period}: +{summary.up} / -{summary.down}"]
+    if summary.most_down_voted:
+        lines += ["", "Most down-voted:"] + [format_summary(item) for item in summary.most_down_voted]
+    return "\n".join(lines)

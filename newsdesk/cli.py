@@ -223,9 +223,103 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     raise CommandError("the Discord bot is not built yet; use `newsdesk ingest` for now")
 
 
+# -- audit ------------------------------------------------------------------------
+
+def _add_answer_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flagged", action="store_true", help="only answers with a thumbs-down")
+    parser.add_argument("--since", metavar="WHEN", help="YYYY-MM-DD, an ISO time, or 24h / 7d / 2w ago")
+    parser.add_argument("--until", metavar="WHEN", help="before this moment (same forms as --since)")
+    parser.add_argument("--user", metavar="ID", help="only answers to this asker (a Discord user id)")
+    parser.add_argument("--article", metavar="ARTICLE_ID", help="only answers citing this article")
+    parser.add_argument("--front-end", metavar="NAME", help="discord, cli, chat, eval, ...")
+
+
+def add_audit(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "audit", help="the moderators' audit trail of every answer",
+        description="Read, export and act on the audit trail: every answer given, its cited passages, "
+                    "feedback and moderator actions.")
+    actions = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="answers, newest first")
+    _add_answer_filters(listing)
+    listing.add_argument("--limit", type=int, default=20, help="answers per page (default 20)")
+    listing.add_argument("--page", type=int, default=1, help="page number, from 1")
+    listing.add_argument("--json", action="store_true", help="print the page as one JSON object")
+
+    show = actions.add_parser("show", help="one answer in full, with its passages")
+    show.add_argument("answer_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="print the record as one JSON object")
+
+    export = actions.add_parser("export", help="write records to a file (- for standard output)")
+    export.add_argument("--format", choices=("jsonl", "csv"), required=True)
+    export.add_argument("path", metavar="PATH")
+    _add_answer_filters(export)
+
+    feedback = actions.add_parser("feedback", help="thumbs up/down counts and the most down-voted answers")
+    feedback.add_argument("--since", metavar="WHEN", default="7d", help="period start (default 7d)")
+    feedback.add_argument("--until", metavar="WHEN")
+    feedback.add_argument("--limit", type=int, default=10)
+    feedback.add_argument("--json", action="store_true")
+
+    for name, verb in (("hide", "keep an article out of all later answers"), ("unhide", "let it back in")):
+        sub = actions.add_parser(name, help=verb)
+        sub.add_argument("article_id", metavar="ARTICLE_ID")
+        sub.add_argument("--by", metavar="NAME", help="who does it (default: cli:$USER)")
+        if name == "hide":
+            sub.add_argument("--reason", help="why, for the log")
+            sub.add_argument("--force", action="store_true", help="hide it even if the index does not hold it")
+
+    actions.add_parser("hidden", help="the hidden articles, with who hid them and why")
+
+    forget = actions.add_parser("forget-user", help="delete one person's questions, answers and votes")
+    forget.add_argument("user_id", metavar="USER_ID")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    purge = actions.add_parser("purge", help="delete answers older than the retention period")
+    purge.add_argument("--days", type=int, help="override AUDIT_RETENTION_DAYS")
+    for action in actions.choices.values():
+        _add_data_dir(action)
+    parser.set_defaults(handler=run_audit)
+
+
+def run_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from newsdesk import audit_commands
+    from newsdesk.audit import AuditError
+
+    try:
+        return audit_commands.run(args, settings)
+    except (AuditError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+# -- review -----------------------------------------------------------------------
+
+def add_review(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "review", help="serve the read-only review page",
+        description="A local web page listing answers, each with its cited passages highlighted in "
+                    "their full articles. Binds 127.0.0.1 unless told; any other address needs "
+                    "REVIEW_TOKEN, which every request must then carry.")
+    parser.add_argument("--host", help="address to bind (default: REVIEW_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: REVIEW_PORT, 8765; 0 picks a free one)")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_review)
+
+
+def run_review(args: argparse.Namespace, settings: Settings) -> int:
+    from newsdesk.audit import AuditError
+    from newsdesk.review import ReviewConfigError, serve
+
+    try:
+        return serve(settings, host=args.host, port=args.port)
+    except (ReviewConfigError, AuditError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 # -- main ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_eval]
+COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_eval, add_audit, add_review]
 
 
 def build_parser() -> argparse.ArgumentParser:
