@@ -214,13 +214,22 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 # -- bot --------------------------------------------------------------------------
 
 def add_bot(subparsers) -> None:
-    parser = subparsers.add_parser("bot", help="run the Discord bot")
+    parser = subparsers.add_parser(
+        "bot", help="run the Discord bot",
+        description="Answer questions on Discord (mention, /ask, follow-ups in the bot's threads). "
+                    "Needs DISCORD_TOKEN; see the README's Discord bot section.")
     _add_data_dir(parser)
     parser.set_defaults(handler=run_bot)
 
 
 def run_bot(args: argparse.Namespace, settings: Settings) -> int:
-    raise CommandError("the Discord bot is not built yet; use `newsdesk ingest` for now")
+    from newsdesk.audit import AuditError
+    from newsdesk.discord_bot.runner import BotStartError, run
+
+    try:
+        return run(settings)
+    except (BotStartError, AuditError) as exc:
+        raise CommandError(str(exc)) from None
 
 
 # -- audit ------------------------------------------------------------------------
