@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -89,24 +91,57 @@ class _Scored:
     coverage: float
 
 
+@dataclass(frozen=True)
+class _PassageTerms:
+    sentences: tuple[frozenset[str], ...]
+    title: frozenset[str]
+    passage: frozenset[str]
+
+
+class _TermCache:
+    """Stemmed terms of each passage's sentences, kept for passages that come back often."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[str, _PassageTerms] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, passage: Passage) -> _PassageTerms:
+        with self._lock:
+            entry = self._entries.get(passage.chunk_id)
+            if entry is not None:
+                self._entries.move_to_end(passage.chunk_id)
+                return entry
+        sentences = tuple(frozenset(tokenize(passage.text[s:e])) for s, e in passage.sentences)
+        title = frozenset(tokenize(str(passage.metadata.get("title", ""))))
+        entry = _PassageTerms(sentences, title, frozenset().union(title, *sentences))
+        with self._lock:
+            self._entries[passage.chunk_id] = entry
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return entry
+
+
 class ExtractiveAnswerer:
     """Quote the sentences that best answer the question, each with its `[n]`."""
 
     name = "extractive"
 
-    def __init__(self, idf: Callable[[str], float], refusal_threshold: float, max_sentences: int = 3):
-        self.idf = idf
+    def __init__(self, refusal_threshold: float, max_sentences: int = 3, cache_size: int = 4096):
         self.refusal_threshold = refusal_threshold
         self.max_sentences = max_sentences
+        self._terms = _TermCache(cache_size)
 
     def answer(self, question: str, passages: Sequence[Passage], *, context: str = "",
-               per_source: Sequence[str] = ()) -> Draft:
+               idf: Callable[[str], float] = lambda term: 1.0, per_source: Sequence[str] = ()) -> Draft:
+        """`idf` weighs question terms by rarity (the keyword index's); `context` is what a
+        follow-up leans on, weighed at half."""
         if not passages:
             return Draft(REFUSAL, [], True, self.name)
         terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_STEMS]
         context_terms = [t for t in dict.fromkeys(tokenize(context)) if t not in terms and t not in QUESTION_STEMS]
-        weights = {t: self.idf(t) for t in terms}
-        weights.update({t: 0.5 * self.idf(t) for t in context_terms})
+        weights = {t: idf(t) for t in terms}
+        weights.update({t: 0.5 * idf(t) for t in context_terms})
         wanted = answer_type(question)
         scored = self._score_sentences(passages, weights, wanted, set(terms))
         if not scored:
@@ -128,7 +163,7 @@ class ExtractiveAnswerer:
         total = sum(weights.values()) or 1.0
         passage_coverage = 0.0
         for passage in passages:
-            terms = set(tokenize(passage.text)) | set(tokenize(str(passage.metadata.get("title", ""))))
+            terms = self._terms.of(passage).passage
             passage_coverage = max(passage_coverage, sum(w for t, w in weights.items() if t in terms) / total)
         dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
         return 0.5 * max(best.coverage, 0.7 * passage_coverage) + 0.5 * max(dense, 0.0)
@@ -139,11 +174,11 @@ class ExtractiveAnswerer:
         top_score = max(p.score for p in passages) or 1.0
         scored: list[_Scored] = []
         for rank, passage in enumerate(passages):
-            title_terms = set(tokenize(str(passage.metadata.get("title", ""))))
+            cached = self._terms.of(passage)
+            title_terms = cached.title
             relevance = passage.score / top_score
-            for start, end in passage.sentences:
+            for (start, end), sentence_terms in zip(passage.sentences, cached.sentences):
                 text = passage.text[start:end]
-                sentence_terms = frozenset(tokenize(text))
                 if not sentence_terms:
                     continue
                 matched = sum(w for t, w in weights.items() if t in sentence_terms)
@@ -293,25 +328,26 @@ class LLMAnswerer:
         return rewritten or None
 
     def answer(self, question: str, passages: Sequence[Passage], *, context: str = "",
-               per_source: Sequence[str] = ()) -> Draft:
+               idf: Callable[[str], float] = lambda term: 1.0, per_source: Sequence[str] = ()) -> Draft:
         if not passages:
             return Draft(REFUSAL, [], True, self.name)
+        fallback = dict(context=context, idf=idf, per_source=per_source)
         try:
             reply = self._chat(SYSTEM_PROMPT, f"{format_passages(passages)}\n\nQuestion: {question}")
         except Exception as exc:
-            return self._fall_back(question, passages, context, per_source,
+            return self._fall_back(question, passages, fallback,
                                    f"LLM error ({_describe(exc)}); extractive answer instead")
         if "NOT_IN_ARCHIVE" in reply:
             return Draft(REFUSAL, [], True, self.name)
         text, citations, invalid = validate_citations(reply, passages)
         note = f"removed {invalid} invalid citation marker(s)" if invalid else None
         if not citations:
-            return self._fall_back(question, passages, context, per_source,
+            return self._fall_back(question, passages, fallback,
                                    "LLM answer cited no given passage; extractive answer instead")
         return Draft(text, citations, False, self.name, note=note)
 
-    def _fall_back(self, question, passages, context, per_source, why: str) -> Draft:
-        draft = self.fallback.answer(question, passages, context=context, per_source=per_source)
+    def _fall_back(self, question: str, passages: Sequence[Passage], options: dict, why: str) -> Draft:
+        draft = self.fallback.answer(question, passages, **options)
         draft.note = why
         return draft
 

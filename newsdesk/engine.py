@@ -20,7 +20,7 @@ from newsdesk.config import Settings
 from newsdesk.embedding import MiniLMEmbedding, load_embedder
 from newsdesk.query import QueryFilters, is_follow_up, parse_filters
 from newsdesk.results import MAX_QUESTION_CHARS, REFUSAL, AnswerResult, QuestionError, Retrieved, Turn
-from newsdesk.retrieval import Candidate, HybridRetriever
+from newsdesk.retrieval import Candidate, HybridRetriever, KeywordIndex
 from newsdesk.store import ChunkStore
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Engine:
         self.retriever = HybridRetriever(self.store, self.embedder, settings.keyword_index_dir)
         self.hidden_articles = hidden_articles or (lambda: set())
         self.today = today
-        self.extractive = ExtractiveAnswerer(self._idf, settings.refusal_threshold)
+        self.extractive = ExtractiveAnswerer(settings.refusal_threshold)
         self.llm: LLMAnswerer | None = None
         if settings.answerer == "llm":
             if not (settings.llm_base_url and settings.llm_model):
@@ -63,9 +63,6 @@ class Engine:
     @property
     def answerer_name(self) -> str:
         return self.llm.name if self.llm else self.extractive.name
-
-    def _idf(self, term: str) -> float:
-        return self.retriever.keyword_index().idf(term)
 
     def warm_up(self) -> None:
         """Load the model and the keyword index now rather than on the first question."""
@@ -85,13 +82,13 @@ class Engine:
         keyword = self.retriever.keyword_index()
         filters = parse_filters(search_query, keyword.known_sources(), self.today())
         hidden = frozenset(self.hidden_articles())
-        candidates = self.retriever.search(search_query, filters, exclude_articles=hidden)
+        candidates = self.retriever.search(search_query, filters, exclude_articles=hidden, keyword=keyword)
         if filters.newest_first:
-            candidates = self._newest_first(candidates)
+            candidates = self._newest_first(candidates, keyword)
         passages = self._passages(candidates)
         answerer = self.llm or self.extractive
         context = search_query if search_query != question else ""
-        draft = answerer.answer(question, passages, context=context,
+        draft = answerer.answer(question, passages, context=context, idf=keyword.idf,
                                 per_source=filters.sources if len(filters.sources) > 1 else ())
         note = draft.note
         if not passages and filters.active:
@@ -121,15 +118,12 @@ class Engine:
                 return rewritten
         return f"{previous} {question}"
 
-    def _newest_first(self, candidates: list[Candidate]) -> list[Candidate]:
+    def _newest_first(self, candidates: list[Candidate], keyword: KeywordIndex) -> list[Candidate]:
         """'latest': among the relevant candidates, newer articles first."""
-        keyword = self.retriever.keyword_index()
-        positions = {cid: i for i, cid in enumerate(keyword.chunk_ids)}
         head = candidates[:PASSAGE_POOL]
 
         def day(c: Candidate) -> int:
-            position = positions.get(c.chunk_id)
-            return int(keyword.published_day[position]) if position is not None else -1
+            return keyword.published_day_of(c.chunk_id)
         newest = max((day(c) for c in head), default=-1)
         for c in head:
             if newest > 0 and day(c) > 0:

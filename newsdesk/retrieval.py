@@ -201,6 +201,11 @@ class KeywordIndex:
         top = top[np.argsort(-scores[top])]
         return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def published_day_of(self, chunk_id: str) -> int:
+        """The chunk's publication date as an ordinal, -1 when unknown."""
+        position = self._position.get(chunk_id)
+        return int(self.published_day[position]) if position is not None else -1
+
     def article_of(self, chunk_id: str) -> str | None:
         position = self._position.get(chunk_id)
         return self.article_ids[position] if position is not None else None
@@ -247,15 +252,18 @@ class HybridRetriever:
             return loaded
 
     def search(self, query: str, filters: QueryFilters, *, exclude_articles: frozenset[str] = frozenset(),
-               query_embedding: np.ndarray | None = None) -> list[Candidate]:
-        keyword = self.keyword_index()
+               keyword: KeywordIndex | None = None) -> list[Candidate]:
+        """Fused candidates, best first. Pass the `keyword` index already in hand to skip the freshness check."""
+        keyword = keyword or self.keyword_index()
+        if not keyword.size:
+            return []
         mask = keyword.mask(filters, exclude_articles)
         keyword_hits = keyword.search(tokenize(query), self.depth, mask)
         if mask is not None and not mask.any():
             return []
-        if query_embedding is None:
-            query_embedding = self.embedder.embed([query])[0]
-        dense_hits = self.store.query(query_embedding, self.depth, where=self._where(filters, exclude_articles))
+        query_embedding = self.embedder.embed([query])[0]
+        dense_hits = self.store.query(query_embedding, min(self.depth, keyword.size),
+                                      where=self._where(filters, exclude_articles))
         return self.fuse(dense_hits, keyword_hits, keyword)
 
     def fuse(self, dense_hits: list[tuple[str, float]], keyword_hits: list[tuple[str, float]],

@@ -249,12 +249,11 @@ class ChunkStore:
         return page["documents"][0], page["metadatas"][0]
 
     def query(self, embedding, n_results: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
-        total = self.count()
-        if total == 0:
+        """(chunk id, cosine similarity), best first; `n_results` must not exceed the chunk count."""
+        if n_results <= 0:
             return []
         result = self._chunks.query(query_embeddings=[list(map(float, embedding))],
-                                    n_results=min(n_results, total), where=where, include=["distances"])
+                                    n_results=n_results, where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     # -- writing -----------------------------------------------------------------

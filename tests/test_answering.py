@@ -69,7 +69,7 @@ def test_extractive_answers_cite_only_passages_given(seed_passages, order, count
     passages = [seed_passages[i] for i in order if i < len(seed_passages)][:count]
     renumbered = [Passage(n + 1, p.chunk_id, p.article_id, p.text, p.metadata, p.score, p.dense, p.sentences)
                   for n, p in enumerate(passages)]
-    draft = ExtractiveAnswerer(lambda term: 1.0, refusal_threshold=0.0).answer(question, renumbered)
+    draft = ExtractiveAnswerer(refusal_threshold=0.0).answer(question, renumbered)
     numbers = [int(n) for n in MARKER.findall(draft.answer)]
     assert sorted(set(numbers)) == [c.n for c in draft.citations]
     given_chunks = {p.chunk_id: p.text for p in renumbered}
