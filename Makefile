@@ -18,9 +18,14 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 
+# With a Discord token (in the environment or .env) `run` starts the bot; otherwise a terminal chat.
 run: install
 	$(BIN)/newsdesk ingest seeds
-	@$(BIN)/python -c 'print("The index is ready. Asking questions comes with the answer engine.")'
+	@if [ -n "$$DISCORD_TOKEN" ] || grep -qsE '^DISCORD_TOKEN=.+' .env; then \
+		$(BIN)/newsdesk bot; \
+	else \
+		$(BIN)/newsdesk chat; \
+	fi
 
 test: install-test
 	$(BIN)/python -m pytest -q
