@@ -74,10 +74,10 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
     return load_settings(data_dir=data_dir, env_file=None, **overrides)
 
 
-def ingest_corpus(settings: Settings, articles: list[Article] = ARTICLES) -> None:
+def ingest_corpus(settings: Settings, articles: list[Article] = ARTICLES, embedder=None) -> None:
     from newsdesk.ingestion import Ingestor
 
-    summary = Ingestor(settings).ingest_articles(list(articles))
+    summary = Ingestor(settings, embedder=embedder).ingest_articles(list(articles))
     assert not summary.failures, summary.failures
 
 

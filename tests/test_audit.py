@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
+def corpus(tmp_path_factory, embedder):
     settings = make_settings(tmp_path_factory.mktemp("index"))
-    ingest_corpus(settings)
+    ingest_corpus(settings, embedder=embedder)
     return open_chunks(settings)
 
 
