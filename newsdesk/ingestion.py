@@ -24,7 +24,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +116,9 @@ class Ingestor:
         s = self.settings
         return f"{CHUNKER_VERSION}:{s.chunk_tokens}:{s.chunk_overlap_tokens}:{self.embedder.model_name}"
 
-    def open_store(self, *, create: bool = True) -> ChunkStore:
-        return ChunkStore.open(self.settings, self.embedder.model_name, self.embedder.dimension, create=create)
+    def open_store(self, *, create: bool = True, rebuild: bool = False) -> ChunkStore:
+        return ChunkStore.open(self.settings, self.embedder.model_name, self.embedder.dimension,
+                               create=create, rebuild=rebuild)
 
     # -- files ---------------------------------------------------------------------
     def ingest_paths(self, paths: Iterable[Path | str], *, prune: bool = False, rebuild: bool = False,
@@ -160,20 +161,20 @@ class Ingestor:
         summary = IngestSummary(failures=list(failures or []))
         articles = self._drop_duplicates(articles, summary)
         with _IndexLock(self.settings.data_dir):
-            store = self.open_store(create=True)
-            if rebuild:
-                store.drop()
-                store = self.open_store(create=True)
+            store = self.open_store(create=True, rebuild=rebuild)
             states = store.article_states()
-            store.bump_version()
-            pending, stale = self._plan(articles, states, summary)
-            self._write(store, pending, summary, progress)
-            if stale:
-                store.delete(stale)
-                summary.chunks.deleted += len(stale)
-            if prune_scope is not None:
-                self._prune(store, states, prune_scope, summary)
-            store.bump_version(finished=True)
+            plan = self._plan(articles, states, summary)
+            changing = _ChangeMarker(store)
+            self._write(store, plan.pending, summary, progress, changing)
+            if plan.stale:
+                changing()
+                store.delete(plan.stale)
+                summary.chunks.deleted += len(plan.stale)
+            if plan.moved:
+                self._relabel(store, plan.moved, changing)
+            removed = self._prune(store, states, prune_scope, summary, changing) if prune_scope else set()
+            self._sync_article_texts(store, states, plan, removed, changing)
+            store.bump_version(finished=True, changed=changing.used)
             summary.chunks.total = store.count()
         summary.articles.failed = len(summary.failures)
         summary.seconds = time.perf_counter() - started
@@ -191,29 +192,33 @@ class Ingestor:
             seen[article.id] = article
         return list(seen.values())
 
-    def _plan(self, articles: list[Article], states: dict[str, ArticleState], summary: IngestSummary
-              ) -> tuple[list[_Pending], list[str]]:
-        fingerprint = self.settings_fingerprint()
-        pending: list[_Pending] = []
-        stale: list[str] = []
+    def article_version(self, article: Article) -> str:
+        """The hash that names one version of an article as indexed (text, metadata, chunking, model)."""
+        return hashlib.sha256(f"{self.settings_fingerprint()}\n{article.content_hash()}".encode()).hexdigest()
+
+    def _plan(self, articles: list[Article], states: dict[str, ArticleState], summary: IngestSummary) -> "_Plan":
+        plan = _Plan()
         for article in articles:
-            version = hashlib.sha256(f"{fingerprint}\n{article.content_hash()}".encode()).hexdigest()
+            version = self.article_version(article)
             state = states.get(article.id)
             if state is not None and state.complete_version() == version:
                 summary.articles.unchanged += 1
-                stale += [i for v, ids in state.versions.items() if v != version for i in ids]
+                plan.stale += [i for v, ids in state.versions.items() if v != version for i in ids]
+                plan.unchanged[article.id] = (article, version, state.versions[version])
+                if state.source_file != article.source_file:
+                    plan.moved[article.id] = (article, state.versions[version])
                 continue
             chunks = self.chunker.chunk(article)
             ids = [chunk_id(article.id, version, c.index) for c in chunks]
-            pending.append(_Pending(article, version, chunks, ids, state))
+            plan.pending.append(_Pending(article, version, chunks, ids, state))
             if state is None or set(state.versions) == {version}:
                 summary.articles.new += 1
             else:
                 summary.articles.updated += 1
-        return pending, stale
+        return plan
 
     def _write(self, store: ChunkStore, pending: list[_Pending], summary: IngestSummary,
-               progress: Callable[[int], Progress] | None) -> None:
+               progress: Callable[[int], Progress] | None, changing: "_ChangeMarker") -> None:
         todo = sum(len(p.ids) - len(self._present(p)) for p in pending)
         tick = progress(todo) if progress and todo else None
         group: list[_Pending] = []
@@ -222,10 +227,10 @@ class Ingestor:
             group.append(item)
             size += len(item.ids)
             if size >= EMBED_GROUP_CHUNKS:
-                self._write_group(store, group, summary, tick)
+                self._write_group(store, group, summary, tick, changing)
                 group, size = [], 0
         if group:
-            self._write_group(store, group, summary, tick)
+            self._write_group(store, group, summary, tick, changing)
 
     @staticmethod
     def _present(item: _Pending) -> set[str]:
@@ -235,7 +240,8 @@ class Ingestor:
         return set(item.state.versions.get(item.version, [])) & set(item.ids)
 
     def _write_group(self, store: ChunkStore, group: list[_Pending], summary: IngestSummary,
-                     tick: Progress | None) -> None:
+                     tick: Progress | None, changing: "_ChangeMarker") -> None:
+        """Embed and store a few articles' missing chunks, then their texts, then drop their old versions."""
         texts, ids, documents, metadatas = [], [], [], []
         for item in group:
             present = self._present(item)
@@ -246,36 +252,96 @@ class Ingestor:
                 ids.append(cid)
                 documents.append(chunk.text)
                 metadatas.append(chunk_metadata(item.article, item.version, len(item.chunks), chunk))
-        vectors = np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        for start in range(0, len(texts), self.embedder.embed_batch_size * 2):
-            batch = texts[start:start + self.embedder.embed_batch_size * 2]
-            vectors = np.vstack([vectors, self.embedder.embed(batch)])
-            if tick:
-                tick(len(batch))
+        changing()
+        vectors = self.embedder.embed(texts, on_batch=tick)
         if ids:
             store.upsert(ids, vectors, documents, metadatas)
         summary.chunks.embedded += len(ids)
         by_id = dict(zip(ids, vectors))
-        for item in group:
-            mine = [by_id[i] for i in item.ids if i in by_id]
-            mean = np.mean(mine, axis=0) if mine else np.ones(self.embedder.dimension, dtype=np.float32)
-            mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
-            store.put_article(item.article.id, item.article.text,
-                              article_metadata(item.article, item.version, len(item.chunks)), mean.tolist())
-            if item.state is not None:
-                old = [i for v, vids in item.state.versions.items() if v != item.version for i in vids]
-                if old:
-                    store.delete(old)
-                    summary.chunks.deleted += len(old)
+        missing = [i for item in group for i in item.ids if i not in by_id]
+        by_id.update((i, np.asarray(v, dtype=np.float32)) for i, v in store.get_embeddings(missing).items())
+        store.put_articles([
+            (item.article.id, item.article.text,
+             article_metadata(item.article, item.version, len(item.chunks)),
+             _mean_direction([by_id[i] for i in item.ids if i in by_id], self.embedder.dimension))
+            for item in group])
+        old = [i for item in group if item.state is not None
+               for v, vids in item.state.versions.items() if v != item.version for i in vids]
+        if old:
+            store.delete(old)
+            summary.chunks.deleted += len(old)
+
+    def _relabel(self, store: ChunkStore, moved: dict[str, tuple[Article, list[str]]],
+                 changing: "_ChangeMarker") -> None:
+        """An unchanged article now read from another file: new `source_file`, same vectors."""
+        changing()
+        updates: dict[str, dict] = {}
+        for article, ids in moved.values():
+            for cid, (_, meta) in store.get_chunks(ids).items():
+                updates[cid] = {**meta, "source_file": article.source_file} if article.source_file else meta
+        store.update_metadata(updates)
 
     def _prune(self, store: ChunkStore, states: dict[str, ArticleState], scope: "_PruneScope",
-               summary: IngestSummary) -> None:
+               summary: IngestSummary, changing: "_ChangeMarker") -> set[str]:
         doomed = [state for state in states.values() if scope.removes(state)]
+        if not doomed:
+            return set()
+        changing()
         ids = [i for state in doomed for i in state.all_ids()]
         store.delete(ids)
         store.delete_articles([state.article_id for state in doomed])
         summary.articles.removed += len(doomed)
         summary.chunks.deleted += len(ids)
+        return {state.article_id for state in doomed}
+
+    def _sync_article_texts(self, store: ChunkStore, states: dict[str, ArticleState], plan: "_Plan",
+                            removed: set[str], changing: "_ChangeMarker") -> None:
+        """Repair what a killed run can leave between the two collections: a text whose chunks are
+        gone, or an article whose chunks are complete but whose text is missing or out of date."""
+        stored = store.article_text_versions()
+        indexed = (set(states) - removed) | {item.article.id for item in plan.pending}
+        orphans = [article_id for article_id in stored if article_id not in indexed]
+        lacking = [(article, version, ids) for article, version, ids in plan.unchanged.values()
+                   if stored.get(article.id) != version]
+        if not orphans and not lacking:
+            return
+        changing()
+        store.delete_articles(orphans)
+        records = []
+        for article, version, ids in lacking:
+            vectors = [np.asarray(v, dtype=np.float32) for v in store.get_embeddings(ids).values()]
+            records.append((article.id, article.text, article_metadata(article, version, len(ids)),
+                            _mean_direction(vectors, self.embedder.dimension)))
+        store.put_articles(records)
+
+
+def _mean_direction(vectors: list, dimension: int) -> list[float]:
+    """The article's vector: the normalised mean of its chunks' vectors."""
+    mean = np.mean(vectors, axis=0) if len(vectors) else np.ones(dimension, dtype=np.float32)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).tolist()
+
+
+@dataclass
+class _Plan:
+    """What one run will do: embed `pending`, delete `stale` chunks, relabel `moved` articles."""
+
+    pending: list[_Pending] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    unchanged: dict[str, tuple[Article, str, list[str]]] = field(default_factory=dict)
+    moved: dict[str, tuple[Article, list[str]]] = field(default_factory=dict)
+
+
+class _ChangeMarker:
+    """Marks the index as changing (a new `index_version`) once, right before a run's first write."""
+
+    def __init__(self, store: ChunkStore):
+        self.store = store
+        self.used = False
+
+    def __call__(self) -> None:
+        if not self.used:
+            self.store.bump_version()
+            self.used = True
 
 
 def _metadata_common(article: Article, version: str, chunk_count: int) -> dict:
@@ -320,10 +386,11 @@ class _PruneScope:
         self.exact = {f"{p.resolve().parent.name}/{p.name}" for p in paths if not p.is_dir()}
         self.produced = produced
         self.failed_files = failed_files
+        self.present = {article_id for ids in produced.values() for article_id in ids}
 
     def removes(self, state: ArticleState) -> bool:
         source = state.source_file
-        if not source:
+        if not source or state.article_id in self.present:
             return False
         if not (source in self.exact or any(source.startswith(prefix) for prefix in self.prefixes)):
             return False

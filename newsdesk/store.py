@@ -133,10 +133,14 @@ class ChunkStore:
 
     # -- opening ---------------------------------------------------------------
     @classmethod
-    def open(cls, settings: Settings, model_id: str, dimension: int, *, create: bool) -> "ChunkStore":
+    def open(cls, settings: Settings, model_id: str, dimension: int, *, create: bool,
+             rebuild: bool = False) -> "ChunkStore":
+        """Open (or create) the index; `rebuild` drops it first, whatever model built it."""
         if not create and not settings.chroma_host and not settings.chroma_dir.exists():
             raise IndexMissing(f"no news index in {settings.data_dir} yet; run `newsdesk ingest PATH` first")
         store = cls(create_client(settings), settings.collection, model_id, dimension)
+        if rebuild:
+            store.drop()
         store._open(create=create, settings=settings)
         return store
 
@@ -192,16 +196,20 @@ class ChunkStore:
     def _fresh_metadata(self) -> dict:
         return dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
 
-    def bump_version(self, *, finished: bool = False) -> str:
-        """Mark the index as changing (before writes) and changed (after, with `finished`)."""
-        version = uuid.uuid4().hex
+    def bump_version(self, *, finished: bool = False, changed: bool = True) -> str:
+        """Mark the index as changing (before writes) and changed (after, with `finished`).
+
+        A run that wrote nothing passes `changed=False`: it records the time of
+        the run but keeps `index_version`, so derived indexes stay valid.
+        """
         metadata = self._fresh_metadata()
         metadata.pop("hnsw:space", None)
-        metadata["index_version"] = version
+        if changed or not metadata.get("index_version"):
+            metadata["index_version"] = uuid.uuid4().hex
         if finished:
             metadata["last_ingest"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._chunks.modify(metadata=metadata)
-        return version
+        return str(metadata["index_version"])
 
     def count(self) -> int:
         return self._chunks.count()
@@ -242,6 +250,24 @@ class ChunkStore:
         page = self._chunks.get(ids=ids, include=["documents", "metadatas"])
         return {i: (d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
 
+    def get_embeddings(self, ids: list[str]) -> dict[str, list[float]]:
+        if not ids:
+            return {}
+        page = self._chunks.get(ids=ids, include=["embeddings"])
+        return {i: list(e) for i, e in zip(page["ids"], page["embeddings"])}
+
+    def article_text_versions(self) -> dict[str, str]:
+        """Article id -> the article version (`article_hash`) whose full text is stored."""
+        versions: dict[str, str] = {}
+        offset = 0
+        while True:
+            page = self._articles.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
+            for meta in page["metadatas"]:
+                versions[meta["article_id"]] = str(meta.get("article_hash", ""))
+            if len(page["ids"]) < GET_PAGE:
+                return versions
+            offset += len(page["ids"])
+
     def get_article_text(self, article_id: str) -> tuple[str, dict] | None:
         page = self._articles.get(ids=[article_key(article_id)], include=["documents", "metadatas"])
         if not page["ids"]:
@@ -267,9 +293,22 @@ class ChunkStore:
         for start in range(0, len(ids), WRITE_BATCH):
             self._chunks.delete(ids=ids[start:start + WRITE_BATCH])
 
+    def update_metadata(self, metadatas: dict[str, dict]) -> None:
+        """Replace chunks' metadata without touching their vectors (a file renamed, say)."""
+        ids = list(metadatas)
+        for start in range(0, len(ids), WRITE_BATCH):
+            batch = ids[start:start + WRITE_BATCH]
+            self._chunks.update(ids=batch, metadatas=[metadatas[i] for i in batch])
+
     def put_article(self, article_id: str, text: str, metadata: dict[str, Any], embedding) -> None:
-        self._articles.upsert(ids=[article_key(article_id)], documents=[text],
-                              metadatas=[metadata], embeddings=[embedding])
+        self.put_articles([(article_id, text, metadata, embedding)])
+
+    def put_articles(self, records: list[tuple[str, str, dict[str, Any], Any]]) -> None:
+        """Store full article texts: (article id, text, metadata, a unit vector) each."""
+        for start in range(0, len(records), WRITE_BATCH):
+            batch = records[start:start + WRITE_BATCH]
+            self._articles.upsert(ids=[article_key(r[0]) for r in batch], documents=[r[1] for r in batch],
+                                  metadatas=[r[2] for r in batch], embeddings=[r[3] for r in batch])
 
     def delete_articles(self, article_ids: list[str]) -> None:
         keys = [article_key(a) for a in article_ids]
