@@ -24,14 +24,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from newsdesk.query import answer_type, has_answer_shape
+from newsdesk.query import MONTHS, answer_type, has_answer_shape
 from newsdesk.results import REFUSAL, Citation
 from newsdesk.retrieval import tokenize
 
 log = logging.getLogger(__name__)
 
 # Stems of words that say what kind of answer is wanted, not what it is about.
-MEASURED_TYPES = frozenset({"number", "distance", "date"})
+CALENDAR_WORDS = frozenset(MONTHS) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+MEASURED_TYPES = frozenset({"number", "distance", "duration", "age", "date"})
 QUESTION_STEMS = frozenset(tokenize("many much far long happened happen tell know kind way thing "
                                     "number people person place time year date day called name"))
 
@@ -113,7 +114,7 @@ class _TermCache:
                 self._entries.move_to_end(passage.chunk_id)
                 return entry
         sentences = tuple(frozenset(tokenize(passage.text[s:e])) for s, e in passage.sentences)
-        title = frozenset(tokenize(str(passage.metadata.get("title", ""))))
+        title = frozenset(tokenize(f"{passage.metadata.get('title', '')} {passage.metadata.get('source', '')}"))
         entry = _PassageTerms(sentences, title, frozenset().union(title, *sentences))
         with self._lock:
             self._entries[passage.chunk_id] = entry
@@ -148,6 +149,9 @@ class ExtractiveAnswerer:
             return Draft(REFUSAL, [], True, self.name)
         best = scored[0]
         evidence = self.evidence(best, passages, weights)
+        missing = self._missing_names(question, passages, weights)
+        if missing:
+            evidence *= 1.0 - 0.6 * missing
         if evidence < self.refusal_threshold:
             return Draft(REFUSAL, [], True, self.name, evidence,
                          note=f"best evidence {evidence:.2f} below the refusal threshold "
@@ -167,6 +171,16 @@ class ExtractiveAnswerer:
             passage_coverage = max(passage_coverage, sum(w for t, w in weights.items() if t in terms) / total)
         dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
         return 0.5 * max(best.coverage, 0.7 * passage_coverage) + 0.5 * max(dense, 0.0)
+
+    def _missing_names(self, question: str, passages: Sequence[Passage], weights: dict[str, float]) -> float:
+        """Share (idf-weighted) of the names in the question that no passage mentions: asked about
+        Kazakhstan, an archive that only speaks of Mongolia does not hold the answer."""
+        names = [t for t in named_terms(question) if t in weights]
+        if not names:
+            return 0.0
+        present = frozenset().union(*(self._terms.of(p).passage for p in passages))
+        total = sum(weights[t] for t in names) or 1.0
+        return sum(weights[t] for t in names if t not in present) / total
 
     def _score_sentences(self, passages: Sequence[Passage], weights: dict[str, float], wanted: str | None,
                          question_terms: set[str]) -> list[_Scored]:
@@ -235,6 +249,14 @@ class ExtractiveAnswerer:
             if all(c.chunk_id != cid for c in citations):
                 citations.append(item.passage.citation(numbers[cid], " ".join(quotes[cid])))
         return Draft(" ".join(parts), citations, False, self.name, evidence)
+
+
+def named_terms(question: str) -> list[str]:
+    """Stems of the capitalised words in a question, except the one that merely starts it."""
+    words = re.findall(r"[A-Za-z][\w'’.-]*", question)
+    names = [w for i, w in enumerate(words)
+             if w[0].isupper() and (i > 0 or w.isupper()) and w.lower().rstrip(".") not in CALENDAR_WORDS]
+    return list(dict.fromkeys(tokenize(" ".join(names))))
 
 
 def _as_sentence(text: str) -> str:

@@ -171,12 +171,23 @@ DISTANCE = re.compile(r"\b\d[\d,.]*\s*(?:-\s*)?(?:kilomet(?:er|re)s?|km|miles?|m
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)+\b")
 
 
+DURATION = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few|"
+                      r"couple of)\s+(?:more\s+)?(?:hours?|days?|weeks?|months?|years?|decades?|nights?)\b", re.I)
+AGE = re.compile(r"\b\d{1,3}-year-old\b|\baged?\s+\d{1,3}\b|\b\d{1,3} years old\b|"
+                 r"\bin (?:his|her|their) (?:early |mid-|late )?(?:teens|twenties|thirties|forties|fifties|sixties|"
+                 r"seventies|eighties|nineties)\b", re.I)
+
+
 def answer_type(question: str) -> str | None:
-    """'number', 'distance', 'date', 'person', 'place' or None."""
+    """'number', 'distance', 'duration', 'age', 'date', 'person', 'place' or None."""
     q = question.lower().strip()
     if re.search(r"\bhow (?:far|long a drive|close)\b|\bdistance\b", q):
         return "distance"
-    if re.search(r"\bhow (?:many|much|old|large|big|long)\b|\bwhat (?:number|percentage|share|amount)\b", q):
+    if re.search(r"\bhow old\b|\bwhat age\b|\bat what age\b", q):
+        return "age"
+    if re.search(r"\bhow long\b(?! is the| was the| are the| were the)|\bfor how long\b|\bwhat period\b", q):
+        return "duration"
+    if re.search(r"\bhow (?:many|much|large|big|long)\b|\bwhat (?:number|percentage|share|amount)\b", q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|day|month)\b", q):
         return "date"
@@ -191,6 +202,10 @@ def has_answer_shape(sentence: str, wanted: str | None) -> bool:
     """Whether a sentence holds the kind of thing the question asks for."""
     if wanted == "distance":
         return bool(DISTANCE.search(sentence))
+    if wanted == "duration":
+        return bool(DURATION.search(sentence))
+    if wanted == "age":
+        return bool(AGE.search(sentence))
     if wanted == "number":
         return bool(NUMBER.search(sentence))
     if wanted == "date":

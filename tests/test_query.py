@@ -92,3 +92,19 @@ def test_answer_types(question, kind):
 ])
 def test_follow_up_detection(question, follows):
     assert is_follow_up(question) is follows
+
+
+@pytest.mark.parametrize("question, kind, answering, not_answering", [
+    ("How long does he plan to stay in Mongolia?", "duration",
+     "He said he plans to stay in Mongolia for a month.", "It is 350 kilometers from the border."),
+    ("How old was the Russian man?", "age",
+     "the man in his twenties told AFP", "He was among thousands of Russians."),
+    ("How long is the border with Russia?", "number",
+     "It shares a 3,500-kilometer border with Russia.", "The border is long."),
+])
+def test_answer_shapes(question, kind, answering, not_answering):
+    from newsdesk.query import has_answer_shape
+
+    assert answer_type(question) == kind
+    assert has_answer_shape(answering, kind)
+    assert not has_answer_shape(not_answering, kind)
