@@ -23,7 +23,8 @@ import fcntl
 import hashlib
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from newsdesk.articles import Article, ArticleError, discover, parse_file
 from newsdesk.chunking import CHUNKER_VERSION, Chunk, Chunker
 from newsdesk.config import Settings
 from newsdesk.embedding import MiniLMEmbedding, load_embedder
-from newsdesk.store import ArticleState, ChunkStore, StoreError, chunk_id
+from newsdesk.store import ArticleState, ChunkStore, StoreError, chunk_id, server_unavailable
 
 EMBED_GROUP_CHUNKS = 256
 
@@ -160,7 +161,7 @@ class Ingestor:
         started = started if started is not None else time.perf_counter()
         summary = IngestSummary(failures=list(failures or []))
         articles = self._drop_duplicates(articles, summary)
-        with _IndexLock(self.settings.data_dir):
+        with _IndexLock(self.settings.data_dir), self._server_errors():
             store = self.open_store(create=True, rebuild=rebuild)
             states = store.article_states()
             plan = self._plan(articles, states, summary)
@@ -179,6 +180,18 @@ class Ingestor:
         summary.articles.failed = len(summary.failures)
         summary.seconds = time.perf_counter() - started
         return summary
+
+    @contextmanager
+    def _server_errors(self) -> Iterator[None]:
+        """A Chroma server that stops answering mid-run is a clear StoreUnavailable, not a traceback."""
+        import httpx
+
+        try:
+            yield
+        except (httpx.TransportError, ConnectionError) as exc:
+            if not self.settings.chroma_host:
+                raise
+            raise server_unavailable(self.settings, exc) from None
 
     def _drop_duplicates(self, articles: list[Article], summary: IngestSummary) -> list[Article]:
         seen: dict[str, Article] = {}

@@ -53,17 +53,41 @@ def create_client(settings: Settings):
         if settings.chroma_auth_token:
             headers["Authorization"] = f"Bearer {settings.chroma_auth_token.get_secret_value()}"
         try:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
                 headers=headers, settings=chroma_settings,
             )
         except Exception as exc:  # chromadb raises ValueError/ConnectError alike
             raise StoreUnavailable(_server_message(settings, exc)) from None
+        _bound_connection_time(client, settings.chroma_timeout_seconds)
+        return client
     try:
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the data directory {settings.chroma_dir}: {exc.strerror}") from None
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except Exception as exc:  # a damaged or foreign folder; chromadb's errors vary by version
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(f"cannot open the Chroma store in {settings.chroma_dir}: {reason}") from None
+
+
+def _bound_connection_time(client, seconds: float) -> None:
+    """chromadb's HTTP session never times out; a server that vanishes mid-run should not hang us.
+
+    Only connecting (and waiting for a pooled connection) is bounded: a large
+    write may legitimately take the server a while to answer.
+    """
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(None, connect=seconds, pool=seconds)
+
+
+def server_unavailable(settings: Settings, exc: Exception) -> "StoreUnavailable":
+    """The error to raise when the Chroma server stops answering in the middle of a run."""
+    return StoreUnavailable(_server_message(settings, exc))
 
 
 def _server_label(settings: Settings) -> str:
