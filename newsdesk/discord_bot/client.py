@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ APOLOGY = "Sorry, something went wrong on my side. It has been logged; please tr
 MODERATORS_ONLY = "Moderators only."
 ANSWER_THREADS = 2
 HISTORY_TURNS = 6
+DRAIN_SECONDS = 30.0
 
 
 class NewsdeskBot(discord.Client):
@@ -57,6 +58,7 @@ class NewsdeskBot(discord.Client):
         self._answer_pool = ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="newsdesk-answer")
         self._reindex_pool = ThreadPoolExecutor(1, thread_name_prefix="newsdesk-reindex")
         self._reindexing = False
+        self._handlers: set[asyncio.Task] = set()
 
     # -- start-up ------------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -86,7 +88,23 @@ class NewsdeskBot(discord.Client):
         log.info("connected to Discord as %s (id %s) in %d server(s)", self.user,
                  self.user.id if self.user else "?", len(self.guilds))
 
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Marks the running handler as one that `close` lets finish (an answer half sent, say)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            yield
+        finally:
+            self._handlers.discard(task)
+
     async def close(self) -> None:
+        """Let answers in progress finish (for a while), then disconnect."""
+        pending = {t for t in self._handlers if t is not asyncio.current_task() and not t.done()}
+        if pending and not self.is_closed():
+            log.info("finishing %d answer(s) before closing", len(pending))
+            await asyncio.wait(pending, timeout=DRAIN_SECONDS)
         await super().close()
         self._answer_pool.shutdown(wait=False, cancel_futures=True)
         self._reindex_pool.shutdown(wait=False, cancel_futures=True)
@@ -99,12 +117,15 @@ class NewsdeskBot(discord.Client):
         in_own_thread = self._is_own_thread(message.channel)
         if not (mentioned or in_own_thread) or not channel_allowed(message.channel, self.settings):
             return
-        try:
-            await self._answer_message(message)
-        except Exception:
-            log.exception("error while answering message %s in channel %s", message.id, message.channel.id)
-            with contextlib.suppress(discord.HTTPException):
-                await message.channel.send(APOLOGY, allowed_mentions=NO_PINGS)
+        with self.in_flight():
+            try:
+                await self._answer_message(message)
+            except Exception:
+                log.exception("error while answering message %s in channel %s", message.id, message.channel.id)
+                try:
+                    await message.channel.send(APOLOGY, allowed_mentions=NO_PINGS)
+                except Exception as exc:
+                    log.warning("could not send the apology in channel %s: %s", message.channel.id, exc)
 
     def _mentions_me(self, content: str) -> bool:
         return bool(self.user and re.search(rf"<@!?{self.user.id}>", content))
@@ -359,11 +380,12 @@ class NewsdeskBot(discord.Client):
     @contextlib.asynccontextmanager
     async def apologising(self, interaction: discord.Interaction, doing: str) -> AsyncIterator[None]:
         """Log an unexpected error with its traceback and tell the user, briefly and privately."""
-        try:
-            yield
-        except Exception:
-            log.exception("error while %s (interaction %s)", doing, interaction.id)
-            await _apologise(interaction)
+        with self.in_flight():
+            try:
+                yield
+            except Exception:
+                log.exception("error while %s (interaction %s)", doing, interaction.id)
+                await _apologise(interaction)
 
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
@@ -378,8 +400,8 @@ async def _apologise(interaction: discord.Interaction) -> None:
             await interaction.followup.send(APOLOGY, ephemeral=True, allowed_mentions=NO_PINGS)
         else:
             await interaction.response.send_message(APOLOGY, ephemeral=True, allowed_mentions=NO_PINGS)
-    except discord.HTTPException:
-        log.warning("could not send the apology for interaction %s", interaction.id)
+    except Exception as exc:
+        log.warning("could not send the apology for interaction %s: %s", interaction.id, exc)
 
 
 def _slow_down(seconds: float) -> str:

@@ -18,14 +18,17 @@ def register_commands(bot: "NewsdeskBot") -> None:
     @app_commands.describe(question="What you want to know", private="Show the answer only to you")
     @app_commands.guild_only()
     async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
-        await bot.ask_command(interaction, question, private)
+        with bot.in_flight():
+            await bot.ask_command(interaction, question, private)
 
     @tree.command(name="status", description="Moderators: the index, the answerer and the bot's latency.")
     @app_commands.guild_only()
     async def status(interaction: discord.Interaction) -> None:
-        await bot.status_command(interaction)
+        with bot.in_flight():
+            await bot.status_command(interaction)
 
     @tree.command(name="reindex", description="Moderators: ingest the configured corpus folders again.")
     @app_commands.guild_only()
     async def reindex(interaction: discord.Interaction) -> None:
-        await bot.reindex_command(interaction)
+        with bot.in_flight():
+            await bot.reindex_command(interaction)

@@ -1,0 +1,220 @@
+"""The bot over the real discord.py network path (aiohttp REST client, gateway websocket,
+heartbeats, rate limits, RESUME), against the loopback fake in `fake_discord.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import asynccontextmanager
+
+import pytest
+
+from discord_support import ALTANBULAG, build_index
+from fake_discord import EPHEMERAL, FakeDiscord, FakeDiscordThread, pointing_discord_py_at
+from newsdesk import cli
+from newsdesk.audit import AuditStore
+from newsdesk.discord_bot.client import NewsdeskBot
+from newsdesk.discord_bot.runner import TOKEN_MISSING, run_client
+from newsdesk.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def index_settings(tmp_path_factory, embedder):
+    return build_index(tmp_path_factory.mktemp("wire-index"), embedder)
+
+
+@pytest.fixture(scope="module")
+def engine(index_settings, embedder):
+    return Engine(index_settings, embedder=embedder)
+
+
+@pytest.fixture
+def audit(tmp_path):
+    store = AuditStore(tmp_path / "audit.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+async def fake():
+    server = await FakeDiscord().start()
+    with pointing_discord_py_at(server):
+        yield server
+    await server.stop()
+
+
+@asynccontextmanager
+async def running(fake: FakeDiscord, bot: NewsdeskBot):
+    """The bot connected to the fake (READY seen), closed afterwards."""
+    session = asyncio.create_task(run_client(bot, fake.token))
+    ready = asyncio.create_task(bot.wait_until_ready())
+    done, _ = await asyncio.wait({session, ready}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if session in done:
+        ready.cancel()
+        session.result()
+    assert ready in done, "the bot never became ready"
+    try:
+        yield bot
+    finally:
+        await bot.close()
+        await asyncio.wait_for(session, 30)
+
+
+@pytest.fixture
+def new_bot(index_settings, engine, audit):
+    def make(**overrides) -> NewsdeskBot:
+        reindex = overrides.pop("reindex", None)
+        return NewsdeskBot(index_settings.model_copy(update=overrides), engine, audit, reindex=reindex,
+                           guild_ready_timeout=0.05)
+    return make
+
+
+def posted_to(path: str):
+    return lambda r: r.method == "POST" and r.path == path and r.status == 200
+
+
+async def ask_by_mention(fake: FakeDiscord, bot: NewsdeskBot, user, question: str = ALTANBULAG):
+    """Mention the bot; returns the question message and the request that carried the answer."""
+    mark = len(fake.requests)
+    message = await fake.send_message(user, f"{bot.user.mention} {question}")
+    answer = await fake.wait_for_request(posted_to(f"/channels/{message['id']}/messages"), after=mark)
+    return message, answer
+
+
+async def test_login_identify_and_ready(fake, new_bot):
+    async with running(fake, new_bot()) as bot:
+        paths = [(r.method, r.path) for r in fake.requests]
+        assert paths[:2] == [("GET", "/users/@me"), ("GET", "/oauth2/applications/@me")]
+        assert all(r.headers["Authorization"] == "Bot good-token" for r in fake.requests[:2])
+        assert {c["name"] for c in fake.commands} == {"ask", "status", "reindex"}
+        assert fake.identifies == 1 and fake.heartbeats >= 1
+        assert bot.user.id == fake.bot.id and [g.id for g in bot.guilds] == [fake.guild_id]
+
+
+async def test_mention_is_answered_in_a_thread_over_rest(fake, new_bot, audit):
+    alice = fake.add_user("alice")
+    async with running(fake, new_bot()) as bot:
+        question, answer = await ask_by_mention(fake, bot, alice)
+
+        assert any(r.path == f"/channels/{fake.channel_id}/messages/{question['id']}/threads"
+                   for r in fake.requests)
+        assert any(r.path == f"/channels/{question['id']}/typing" for r in fake.requests)
+        assert "more than 3,000 arrivals" in answer.json["content"]
+        assert answer.json["allowed_mentions"]["parse"] == []
+        [record] = audit.list_answers().items
+        buttons = [c["custom_id"] for row in answer.json["components"] for c in row["components"]]
+        assert buttons[0] == f"newsdesk:sources:{record.id}"
+
+        mark = len(fake.requests)
+        await fake.send_message(alice, "And what did the men say?", channel_id=int(question["id"]))
+        follow_up = await fake.wait_for_request(posted_to(f"/channels/{question['id']}/messages"), after=mark)
+        assert "did not want to fight" in follow_up.json["content"]
+
+
+async def test_ask_interaction_is_deferred_then_followed_up(fake, new_bot):
+    alice = fake.add_user("alice")
+    async with running(fake, new_bot()):
+        token = await fake.slash(alice, "ask", question=ALTANBULAG)
+        followup = await fake.wait_for_request(posted_to(f"/webhooks/{fake.application_id}/{token}"))
+
+        callbacks = [r for r in fake.requests if r.path.endswith(f"/{token}/callback")]
+        assert [c.json["type"] for c in callbacks] == [5]  # deferred, once
+        assert fake.requests.index(callbacks[0]) < fake.requests.index(followup)
+        assert "more than 3,000 arrivals" in followup.json["content"]
+        assert followup.json["allowed_mentions"]["parse"] == []
+        answer = fake.responses(token)[-1]
+        await fake.wait_for_request(lambda r: r.path.endswith(f"/messages/{answer['id']}/threads"))
+
+
+async def test_sources_button_click_answers_ephemerally(fake, new_bot):
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    async with running(fake, new_bot()) as bot:
+        question, _ = await ask_by_mention(fake, bot, alice)
+        [answer] = fake.bot_messages(int(question["id"]))
+        sources = answer["components"][0]["components"][0]["custom_id"]
+
+        token = await fake.click(bob, answer, sources)
+        callback = await fake.wait_for_request(posted_to_suffix(f"/{token}/callback"))
+        assert callback.json["type"] == 4 and callback.json["data"]["flags"] & EPHEMERAL
+        assert "> Many of the men said they did not want to fight in Ukraine." in callback.json["data"]["content"]
+
+
+def posted_to_suffix(suffix: str):
+    return lambda r: r.method == "POST" and r.path.endswith(suffix)
+
+
+async def test_a_429_is_waited_out_and_retried(fake, new_bot):
+    alice = fake.add_user("alice")
+    async with running(fake, new_bot()) as bot:
+        fake.rate_limit_once("POST", r"/channels/\d+/messages")
+        question, answer = await ask_by_mention(fake, bot, alice)
+
+        attempts = [r for r in fake.requests if r.path == f"/channels/{question['id']}/messages"]
+        assert [a.status for a in attempts] == [429, 200]
+        assert attempts[0].json == attempts[1].json
+        assert len(fake.bot_messages(int(question["id"]))) == 1
+
+
+async def test_gateway_drop_is_resumed_and_the_bot_still_answers(fake, new_bot):
+    alice = fake.add_user("alice")
+    async with running(fake, new_bot()) as bot:
+        await fake.drop_gateway(code=4000)
+        await fake.wait_until(lambda: fake.resumes == 1 and len(fake.sockets) == 1)
+        _, answer = await ask_by_mention(fake, bot, alice)
+        assert "3,000" in answer.json["content"]
+        assert fake.identifies == 1  # resumed, not a new session
+
+
+async def test_one_reindex_at_a_time(fake, new_bot, index_settings):
+    mod = fake.add_user("mia", permissions=str(1 << 5))  # Manage Server
+    release, entered = threading.Event(), threading.Event()
+
+    def slow_reindex():
+        entered.set()
+        release.wait(60)
+        return type("Summary", (), {"describe": lambda self: "articles: 0 new, 3 unchanged"})()
+
+    async with running(fake, new_bot(reindex=slow_reindex)):
+        first = await fake.slash(mod, "reindex")
+        await fake.wait_for_request(posted_to_suffix(f"/{first}/callback"))
+        await asyncio.to_thread(entered.wait, 60)
+        second = await fake.slash(mod, "reindex")
+        busy = await fake.wait_for_request(posted_to_suffix(f"/{second}/callback"))
+        assert "already running" in busy.json["data"]["content"] and busy.json["data"]["flags"] & EPHEMERAL
+        release.set()
+        report = await fake.wait_for_request(posted_to(f"/webhooks/{fake.application_id}/{first}"))
+        assert "Reindex finished" in report.json["content"] and "3 unchanged" in report.json["content"]
+
+
+# -- `newsdesk bot` start-up problems, as an operator meets them ----------------------------------
+
+@pytest.fixture
+def operator_env(monkeypatch, tmp_path, index_settings):
+    monkeypatch.chdir(tmp_path)  # no .env from the project
+    monkeypatch.setenv("NEWSDESK_DATA_DIR", str(index_settings.data_dir))
+    return monkeypatch
+
+
+def test_missing_token_is_one_line_and_exit_2(operator_env, capsys):
+    operator_env.delenv("DISCORD_TOKEN", raising=False)
+    assert cli.main(["bot"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"newsdesk: {TOKEN_MISSING}\n"
+
+
+def test_rejected_token_names_the_portal_setting_and_never_the_token(operator_env, capsys, caplog):
+    operator_env.setenv("DISCORD_TOKEN", "not-the-token-123")
+    with FakeDiscordThread() as server, pointing_discord_py_at(server):
+        code = cli.main(["bot"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Discord rejected DISCORD_TOKEN" in err and "Reset Token" in err
+    assert "not-the-token-123" not in err + caplog.text
+
+
+def test_message_content_intent_switched_off_names_the_portal_setting(operator_env, capsys):
+    operator_env.setenv("DISCORD_TOKEN", "good-token")
+    with FakeDiscordThread(message_content_intent=False) as server, pointing_discord_py_at(server):
+        code = cli.main(["bot"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Message Content Intent" in err and "Privileged Gateway Intents" in err
