@@ -1,0 +1,223 @@
+"""Polite HTTP fetching for feeds and article pages, kept apart from parsing.
+
+One `Fetcher` per run (or per bot poll). It sends a User-Agent naming
+newsdesk, makes conditional requests when it is given the validators of an
+earlier answer (so an unchanged feed costs one 304), fetches at most
+`per_host` pages at once from one host, retries 5xx answers and dropped
+connections with backoff, gives every request one deadline from connect to
+last byte, and stops reading a body as soon as it passes the size cap. Any
+failure is a `FetchError` whose message a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from newsdesk import __version__
+from newsdesk.config import Settings
+
+USER_AGENT = f"newsdesk/{__version__} (news archive feed reader; python-httpx)"
+RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+MAX_CONCURRENT = 16
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How politely and patiently to fetch; `from_settings` for the product, tests shorten the waits."""
+
+    timeout_seconds: float = 20.0
+    max_bytes: int = 5_000_000
+    per_host: int = 2
+    retry_delays: tuple[float, ...] = (1.0, 4.0)
+    user_agent: str = USER_AGENT
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> "FetchPolicy":
+        values = dict(timeout_seconds=settings.fetch_timeout_seconds, max_bytes=settings.fetch_max_bytes,
+                      per_host=max(1, settings.fetch_per_host))
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def attempts(self) -> int:
+        return len(self.retry_delays) + 1
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What an earlier answer said about its version, for a conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+
+@dataclass
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    body: bytes = b""
+    content_type: str = ""
+    validators: Validators = field(default_factory=Validators)
+    attempts: int = 1
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class FetchError(Exception):
+    """A URL that could not be fetched; the message says why."""
+
+    def __init__(self, url: str, reason: str, status: int | None = None):
+        super().__init__(reason)
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Fetcher:
+    """An HTTP client for one run; use as `async with Fetcher(policy) as fetcher`."""
+
+    def __init__(self, policy: FetchPolicy, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.policy = policy
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._overall = asyncio.Semaphore(MAX_CONCURRENT)
+
+    async def __aenter__(self) -> "Fetcher":
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": self.policy.user_agent},
+            timeout=httpx.Timeout(self.policy.timeout_seconds),
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=MAX_CONCURRENT),
+            transport=self._transport,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def fetch(self, url: str, validators: Validators | None = None, *, accept: str = "*/*") -> FetchResult:
+        """The body of `url` (or a 304 result when `validators` still match); raises FetchError."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(url, "not an http(s) URL")
+        headers = {"Accept": accept, **(validators.headers() if validators else {})}
+        host = parts.hostname.lower()
+        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.policy.per_host))
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_reason: str | None = None
+            async with semaphore, self._overall:
+                try:
+                    async with asyncio.timeout(self.policy.timeout_seconds):
+                        result = await self._get(url, headers)
+                except (TimeoutError, httpx.TimeoutException):
+                    raise FetchError(url, f"no complete answer within {self.policy.timeout_seconds:g} s"
+                                     " (FETCH_TIMEOUT_SECONDS)") from None
+                except _TooLarge:
+                    raise FetchError(url, f"larger than {self.policy.max_bytes:,} bytes "
+                                     "(FETCH_MAX_BYTES); not read") from None
+                except httpx.TooManyRedirects:
+                    raise FetchError(url, "too many redirects") from None
+                except httpx.TransportError as exc:
+                    result = None
+                    retry_reason = f"connection failed ({_describe(exc)})"
+            if result is not None:
+                result.attempts = attempt
+                if result.status not in RETRY_STATUSES:
+                    return _checked(result)
+                retry_reason = _status_text(result.status)
+            if attempt >= self.policy.attempts:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                status = result.status if result is not None else None
+                raise FetchError(url, f"{retry_reason}{tries}", status)
+            await asyncio.sleep(self.policy.retry_delays[attempt - 1])
+
+    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
+        assert self._client is not None, "use the Fetcher as an async context manager"
+        async with self._client.stream("GET", url, headers=headers) as response:
+            result = FetchResult(
+                url=url, final_url=str(response.url), status=response.status_code,
+                content_type=response.headers.get("content-type", ""),
+                validators=Validators(response.headers.get("etag"), _valid_date(response.headers.get("last-modified"))),
+            )
+            if not 200 <= response.status_code < 300:
+                return result
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.policy.max_bytes:
+                raise _TooLarge()
+            body = bytearray()
+            async for block in response.aiter_bytes():
+                body += block
+                if len(body) > self.policy.max_bytes:
+                    raise _TooLarge()
+            result.body = bytes(body)
+            return result
+
+
+def redact(url: str) -> str:
+    """The URL without a user:password part, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _checked(result: FetchResult) -> FetchResult:
+    if 200 <= result.status < 300 or result.status == 304:
+        return result
+    raise FetchError(result.url, _status_text(result.status), result.status)
+
+
+def _status_text(status: int) -> str:
+    try:
+        from http import HTTPStatus
+
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _valid_date(value: str | None) -> str | None:
+    """Keep a Last-Modified header only when it is a real HTTP date (some servers send junk)."""
+    if not value:
+        return None
+    try:
+        parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return value
