@@ -39,13 +39,20 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 def add_ingest(subparsers) -> None:
     parser = subparsers.add_parser(
         "ingest", help="add or update articles in the index",
-        description="Ingest article files and folders (txt, md, html, json, jsonl). Re-running is "
-                    "incremental: unchanged articles are skipped, changed ones replaced.")
+        description="Ingest article files and folders (txt, md, html, json, jsonl), RSS/Atom feeds and "
+                    "article pages. Re-running is incremental: unchanged articles are skipped, changed "
+                    "ones replaced. --rebuild rebuilds everything: the folders (default NEWSDESK_CORPUS) "
+                    "and every web page stored in the data directory, without the network.")
     parser.add_argument("paths", nargs="*", type=Path,
                         help="files or folders (default: NEWSDESK_CORPUS, which is ./seeds)")
     parser.add_argument("--prune", action="store_true",
                         help="remove articles whose files are gone from the given folders")
     parser.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    parser.add_argument("--feed", action="append", default=[], metavar="URL",
+                        help="read this RSS/Atom feed and ingest its entries' pages (repeatable)")
+    parser.add_argument("--url", action="append", default=[], metavar="URL",
+                        help="fetch this article page and ingest it (repeatable)")
+    parser.add_argument("--feeds", action="store_true", help="read every feed listed in FEEDS")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_dir(parser)
@@ -55,7 +62,13 @@ def add_ingest(subparsers) -> None:
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from newsdesk.ingestion import Ingestor, tqdm_progress
 
-    paths = args.paths or [Path(p) for p in settings.corpus_dirs]
+    if args.feeds and not settings.feeds:
+        raise CommandError("--feeds: no feeds configured; list their URLs in FEEDS in .env")
+    feeds = [*args.feed, *(settings.feeds if args.feeds else [])]
+    web = bool(feeds or args.url)
+    paths = args.paths or ([] if web and not args.rebuild else [Path(p) for p in settings.corpus_dirs])
+    if web or (args.rebuild and _has_stored_pages(settings)):
+        return _run_web_ingest(args, settings, paths, feeds)
     ingestor = Ingestor(settings)
     summary = ingestor.ingest_paths(paths, prune=args.prune, rebuild=args.rebuild,
                                     progress=tqdm_progress(not args.quiet and not args.json))
@@ -64,6 +77,55 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(summary.describe())
     return EXIT_PARTIAL if summary.failures else EXIT_OK
+
+
+def _has_stored_pages(settings: Settings) -> bool:
+    from newsdesk.pages import PageStore
+
+    return PageStore(settings.data_dir).has_pages()
+
+
+def _run_web_ingest(args: argparse.Namespace, settings: Settings, paths: list[Path], feeds: list[str]) -> int:
+    from newsdesk.feeds import ingest_sources
+    from newsdesk.ingestion import Ingestor, tqdm_progress
+
+    report = ingest_sources(settings, Ingestor(settings), paths=paths, feeds=feeds, urls=args.url,
+                            prune=args.prune, rebuild=args.rebuild,
+                            progress=tqdm_progress(not args.quiet and not args.json))
+    print(report.json_summary() if args.json else report.describe())
+    return EXIT_PARTIAL if report.failures else EXIT_OK
+
+
+# -- watch ------------------------------------------------------------------------
+
+def add_watch(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "watch", help="poll the feeds on a schedule",
+        description="Poll FEEDS (or the --feed URLs) now and then at every interval, ingesting new and "
+                    "corrected articles; one line per poll. Polls never overlap. Stop with Ctrl-C.")
+    parser.add_argument("--every", metavar="INTERVAL", default=None,
+                        help="time between polls: 15m, 90s, 1h (default: FEEDS_POLL_MINUTES, else 15m)")
+    parser.add_argument("--feed", action="append", default=[], metavar="URL",
+                        help="watch this feed instead of FEEDS (repeatable)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per poll")
+    _add_data_dir(parser)
+    parser.set_defaults(handler=run_watch)
+
+
+def run_watch(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from newsdesk.feeds import parse_duration, watch
+
+    feeds = args.feed or settings.feeds
+    if not feeds:
+        raise CommandError("no feeds to watch: list their URLs in FEEDS in .env, or pass --feed URL")
+    try:
+        seconds = parse_duration(args.every) if args.every else (settings.feeds_poll_minutes or 15) * 60
+    except ValueError as exc:
+        raise CommandError(f"--every: {exc}") from None
+    asyncio.run(watch(settings, feeds, seconds, emit=lambda line: print(line, flush=True), as_json=args.json))
+    return EXIT_OK
 
 
 # -- ask and chat ---------------------------------------------------------------------
@@ -328,7 +390,7 @@ def run_review(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- main ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_eval, add_audit, add_review]
+COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_eval, add_audit, add_review, add_watch]
 
 
 def build_parser() -> argparse.ArgumentParser:
