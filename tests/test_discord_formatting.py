@@ -15,7 +15,7 @@ from newsdesk.results import REFUSAL, AnswerResult, Citation
 words = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=30)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(words, min_size=1, max_size=60), min_size=1, max_size=60),
        st.integers(min_value=40, max_value=MESSAGE_LIMIT))
 def test_split_text_keeps_every_word_whole_and_within_the_limit(sentence_words, limit):

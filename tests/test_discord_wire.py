@@ -218,3 +218,59 @@ def test_message_content_intent_switched_off_names_the_portal_setting(operator_e
         code = cli.main(["bot"])
     err = capsys.readouterr().err
     assert code == 2 and "Message Content Intent" in err and "Privileged Gateway Intents" in err
+
+
+# -- feeds polled in the background ----------------------------------------------------------------
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Kessel Gazette</title><link>{base}/</link><description>Local news</description>
+<item><title>Bridge reopens in Kessel</title><link>{base}/bridge</link><guid>{base}/bridge</guid>
+<pubDate>Mon, 05 Feb 2024 10:00:00 GMT</pubDate>
+<description>The old bridge at Kessel reopened on Monday after two years of repairs.</description></item>
+</channel></rss>"""
+
+PAGE = """<html><head><title>Bridge reopens in Kessel</title></head><body><article>
+<h1>Bridge reopens in Kessel</h1><p>The old bridge at Kessel reopened on Monday after two years of repairs,
+the town council said. Engineers replaced the iron railings and strengthened the three stone arches.</p>
+<p>Traffic will be limited to cars and bicycles until the spring, when buses return to the route.</p>
+</article></body></html>"""
+
+
+@pytest.fixture
+async def news_site():
+    from aiohttp import web
+
+    async def feed(request):
+        return web.Response(text=RSS.format(base=base), content_type="application/rss+xml")
+
+    async def page(request):
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/news.rss", feed)
+    app.router.add_get("/bridge", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    yield base
+    await runner.cleanup()
+
+
+async def test_feeds_are_polled_in_the_background_and_reported_to_the_mod_log(
+        fake, engine, audit, index_settings, news_site, tmp_path, embedder):
+    from newsdesk.feeds import FeedPoller
+    from newsdesk.ingestion import Ingestor
+
+    poll_settings = index_settings.model_copy(update={"data_dir": tmp_path / "feed-data",
+                                                      "feeds": [f"{news_site}/news.rss"]})
+    poller = FeedPoller(poll_settings, Ingestor(poll_settings, embedder=embedder))
+    settings = index_settings.model_copy(update={"feeds": poll_settings.feeds, "feeds_poll_minutes": 60,
+                                                 "discord_mod_log_channel_id": fake.channel_id})
+    bot = NewsdeskBot(settings, engine, audit, feed_poller=poller, guild_ready_timeout=0.05)
+    async with running(fake, bot):
+        report = await fake.wait_for_request(
+            lambda r: r.path == f"/channels/{fake.channel_id}/messages" and "Feeds" in r.json["content"])
+        assert report.json["content"] == "**Feeds:** 1 new article"
+        assert report.json["allowed_mentions"]["parse"] == []

@@ -40,10 +40,11 @@ DRAIN_SECONDS = 30.0
 
 class NewsdeskBot(discord.Client):
     """The newsdesk bot. `engine` answers (`ask`, `status`, `embedder`); `audit` stores answers,
-    votes and moderator actions; `reindex` (a callable run in a thread) rebuilds the index."""
+    votes and moderator actions; `reindex` (a callable run in a thread) rebuilds the index;
+    `feed_poller` (a `newsdesk.feeds.FeedPoller`) polls FEEDS every FEEDS_POLL_MINUTES."""
 
     def __init__(self, settings: Settings, engine: Any, audit: Any, *,
-                 reindex: Callable[[], Any] | None = None,
+                 reindex: Callable[[], Any] | None = None, feed_poller: Any = None,
                  clock: Callable[[], float] = time.monotonic, **client_options: Any):
         intents = discord.Intents.default()
         intents.message_content = True
@@ -52,6 +53,9 @@ class NewsdeskBot(discord.Client):
         self.engine = engine
         self.audit = audit
         self.reindex = reindex
+        self.feed_poller = feed_poller
+        self._feeds_stop = asyncio.Event()
+        self._feeds_task: asyncio.Task | None = None
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, clock)
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_app_command_error
@@ -67,6 +71,18 @@ class NewsdeskBot(discord.Client):
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         register_commands(self)
         await self.sync_commands()
+        minutes = self.settings.feeds_poll_minutes
+        if self.feed_poller is not None and self.settings.feeds and minutes:
+            self._feeds_task = asyncio.create_task(
+                self.feed_poller.run_every(minutes * 60, self._report_feed_poll, stop=self._feeds_stop),
+                name="newsdesk-feed-poll")
+
+    async def _report_feed_poll(self, report: Any) -> None:
+        """A poll that changed something (or failed) is one line in the moderators' log channel."""
+        if report is None or not (report.changed or report.failures):
+            return
+        await self.wait_until_ready()
+        await self.post_to_mod_log([f"**Feeds:** {formatting.shown(report.line())}"])
 
     async def sync_commands(self) -> None:
         """Slash commands to the configured guilds (available at once), else globally."""
@@ -105,6 +121,10 @@ class NewsdeskBot(discord.Client):
         if pending and not self.is_closed():
             log.info("finishing %d answer(s) before closing", len(pending))
             await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+        self._feeds_stop.set()
+        if self._feeds_task is not None:
+            self._feeds_task.cancel()
+            await asyncio.gather(self._feeds_task, return_exceptions=True)
         await super().close()
         self._answer_pool.shutdown(wait=False, cancel_futures=True)
         self._reindex_pool.shutdown(wait=False, cancel_futures=True)
@@ -233,17 +253,21 @@ class NewsdeskBot(discord.Client):
     async def _post_mod_log(self, answer_id: str, asker: discord.abc.User, where: str,
                             result: AnswerResult) -> None:
         """Every answer, also in DISCORD_MOD_LOG_CHANNEL_ID when it is set; a failure here is only logged."""
+        header = (f"**Answer #{answer_id}** for {asker.mention} ({formatting.shown(asker.display_name)}) "
+                  f"in {where}\n**Question:** {formatting.shown(result.question)}\n**Answer:**")
+        await self.post_to_mod_log([header, *formatting.render_answer(result)])
+
+    async def post_to_mod_log(self, blocks: Sequence[str]) -> None:
+        """Text for DISCORD_MOD_LOG_CHANNEL_ID, when it is set; a failure here is only logged."""
         channel_id = self.settings.discord_mod_log_channel_id
         if not channel_id:
             return
         try:
             channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
-            header = (f"**Answer #{answer_id}** for {asker.mention} ({formatting.shown(asker.display_name)}) "
-                      f"in {where}\n**Question:** {formatting.shown(result.question)}\n**Answer:**")
-            for part in formatting.pack([header, *formatting.render_answer(result)]):
+            for part in formatting.pack(blocks):
                 await channel.send(part, allowed_mentions=NO_PINGS)
         except Exception:
-            log.exception("cannot post answer %s to the moderators' log channel %s", answer_id, channel_id)
+            log.exception("cannot post to the moderators' log channel %s", channel_id)
 
     # -- asking by slash command ---------------------------------------------------------------
     async def ask_command(self, interaction: discord.Interaction, question: str, private: bool) -> None:

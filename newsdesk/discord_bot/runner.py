@@ -46,7 +46,14 @@ def build_bot(settings: Settings, **client_options: Any) -> NewsdeskBot:
     audit = AuditStore.from_settings(settings)
     engine = Engine(settings, hidden_articles=audit.hidden_articles)
     engine.warm_up()
-    return NewsdeskBot(settings, engine, audit, reindex=build_reindexer(settings, engine), **client_options)
+    poller = None
+    if settings.feeds and settings.feeds_poll_minutes:
+        from newsdesk.feeds import FeedPoller
+        from newsdesk.ingestion import Ingestor
+
+        poller = FeedPoller(settings, Ingestor(settings, embedder=engine.embedder))
+    return NewsdeskBot(settings, engine, audit, reindex=build_reindexer(settings, engine), feed_poller=poller,
+                       **client_options)
 
 
 async def run_client(bot: discord.Client, token: str) -> None:
