@@ -261,3 +261,47 @@ def test_load_questions_accepts_single_strings_and_rejects_bad_lines(tmp_path):
             load_questions(bad)
     with pytest.raises(QuestionsFileError, match="no such questions file"):
         load_questions(tmp_path / "missing.jsonl")
+
+
+# -- end to end: `newsdesk eval` over the seeds, through the same engine as `newsdesk ask` -------------------
+
+def test_eval_command_over_the_seeds_matches_ask(tmp_path, settings, embedder, capsys):
+    from conftest import PROJECT_ROOT, SEEDS
+    from newsdesk.cli import main
+    from newsdesk.ingestion import Ingestor
+
+    Ingestor(settings, embedder=embedder).ingest_paths([SEEDS])
+    questions = PROJECT_ROOT / "benchmarks" / "questions" / "seeds.jsonl"
+    report_path = tmp_path / "report.json"
+    code = main(["eval", str(questions), "--data-dir", str(settings.data_dir), "--output", str(report_path),
+                 "--quiet"])
+    table = capsys.readouterr().out
+    assert code == 0
+    assert table.splitlines()[1].split()[:4] == ["type", "answerable", "no-evidence", "Hits@1"]
+    report = json.loads(report_path.read_text())
+    assert report["overall"]["questions"] == 21 and report["overall"]["answerable"] == 15
+    assert report["attribution"] and report["attribution"][0] in table
+    first_row = next(line for line in table.splitlines() if line.startswith("all "))
+    assert first_row.split()[3] == f"{report['overall']['hits_at_1']:.3f}"
+
+    # Each question went through the same engine as `ask`: same answer, same citations, same ranking.
+    outcome = next(o for o in report["outcomes"] if o["id"] == "s01")
+    assert main(["ask", outcome["question"], "--json", "--data-dir", str(settings.data_dir)]) == 0
+    asked = json.loads(capsys.readouterr().out)
+    assert asked["answer"] == outcome["answer"]
+    assert asked["refused"] == outcome["refused"]
+    assert len(asked["citations"]) == outcome["citations"]
+    assert list(dict.fromkeys(r["article_id"] for r in asked["retrieved"]))[:10] == outcome["articles"]
+
+
+def test_eval_command_explains_a_bad_questions_file(tmp_path, settings, capsys):
+    from newsdesk.cli import main
+
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "1", "question": "fine?"}\n{"id": "2"}\n')
+    assert main(["eval", str(bad), "--data-dir", str(settings.data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert "line 2" in err and "question" in err
+    assert main(["eval", str(tmp_path / "missing.jsonl"), "--data-dir", str(settings.data_dir)]) == 2
+    assert "no such questions file" in capsys.readouterr().err
