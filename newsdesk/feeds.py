@@ -84,8 +84,11 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
 
     if not body.strip():
         raise FeedError("empty answer, not a feed")
-    parsed = feedparser.parse(body, response_headers={
-        "content-location": url, "content-type": content_type or "application/xml"})
+    try:
+        parsed = feedparser.parse(body, response_headers={
+            "content-location": url, "content-type": content_type or "application/xml"})
+    except Exception as exc:  # feedparser catches nearly everything itself; this is the rest
+        raise FeedError(f"unreadable feed: {_first_line(exc)}") from None
     version = parsed.get("version", "")
     raw_entries = parsed.get("entries", [])
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -157,15 +160,23 @@ def extract_page(body: bytes, *, url: str, content_type: str = "") -> dict:
     kind = content_type.split(";")[0].strip().lower()
     if kind and kind not in HTML_TYPES:
         raise ArticleError(f"not an HTML page ({kind})")
-    document = trafilatura.bare_extraction(
-        body, url=url, with_metadata=True, include_comments=False,
-        date_extraction_params={"extensive_search": False, "original_date": True})
+    try:
+        document = trafilatura.bare_extraction(
+            body, url=url, with_metadata=True, include_comments=False,
+            date_extraction_params={"extensive_search": False, "original_date": True})
+    except Exception:  # a page trafilatura chokes on gets the plain HTML reader below
+        document = None
     fields: dict = {}
     if document is not None:
         fields = {"title": document.title, "text": document.text, "source": document.sitename,
                   "author": document.author, "published": document.date, "url": document.url}
     if not (fields.get("text") or "").strip():
-        fallback = parse_html(body.decode(_charset(content_type), errors="replace"))
+        try:
+            fallback = parse_html(body.decode(_charset(content_type), errors="replace"))
+        except ArticleError:
+            raise
+        except Exception as exc:
+            raise ArticleError(f"the page could not be read as HTML: {_first_line(exc)}") from None
         fields = {key: fields.get(key) or fallback.get(key) for key in
                   ("title", "text", "source", "author", "published", "url")}
     text = (fields.get("text") or "").strip()
@@ -299,7 +310,8 @@ class WebReport(BaseModel):
         lines = [self.summary.describe()]
         for feed in self.feeds:
             if feed.status == "fetched":
-                lines.append(f"feed {feed.url}: {feed.entries} entries" + (f" ({feed.note})" if feed.note else ""))
+                note = f" ({feed.note})" if feed.note else ""
+                lines.append(f"feed {feed.url}: {feed.entries} entries{note}")
             elif feed.status == "not modified":
                 lines.append(f"feed {feed.url}: not modified")
         for page in self.pages:
@@ -342,12 +354,12 @@ class WebCollector:
     async def collect(self, feeds: Iterable[str] = (), urls: Iterable[str] = ()) -> Collected:
         feeds, urls = _unique_strings(feeds), _unique_strings(urls)
         collected = Collected()
-        self._page_tasks: dict[str, asyncio.Task] = {}
+        self._page_tasks = {}
         async with Fetcher(self.policy, transport=self._transport) as fetcher:
             self._fetcher = fetcher
             results = await asyncio.gather(*(self._feed(url, collected) for url in feeds),
                                            *(self._single_page(url, collected) for url in urls))
-        order = {url: index for index, url in enumerate(feeds)}
+        order = {redact(url): index for index, url in enumerate(feeds)}
         collected.feeds.sort(key=lambda outcome: order[outcome.url])
         seen: set[str] = set()
         for articles in results:
@@ -438,7 +450,8 @@ class WebCollector:
         self.pages.save(StoredPage(article=article, fetched_url=entry.link or article_id, feed=feed.url,
                                    fetched_at=now_iso(), summary_only=reason),
                         None, validators=None, entry_fingerprint=entry.fingerprint)
-        collected.pages.append(PageOutcome(url=url, article_id=article.id, status="summary only", note=reason))
+        collected.pages.append(PageOutcome(url=url, article_id=article.id, status="summary only",
+                                           note=reason))
         return article
 
     def _linkless_entry(self, feed: ParsedFeed, entry: FeedEntry, collected: Collected) -> Article | None:

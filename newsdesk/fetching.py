@@ -121,7 +121,8 @@ class Fetcher:
             await self._client.aclose()
             self._client = None
 
-    async def fetch(self, url: str, validators: Validators | None = None, *, accept: str = "*/*") -> FetchResult:
+    async def fetch(self, url: str, validators: Validators | None = None, *,
+                    accept: str = "*/*") -> FetchResult:
         """The body of `url` (or a 304 result when `validators` still match); raises FetchError."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -165,7 +166,8 @@ class Fetcher:
             result = FetchResult(
                 url=url, final_url=str(response.url), status=response.status_code,
                 content_type=response.headers.get("content-type", ""),
-                validators=Validators(response.headers.get("etag"), _valid_date(response.headers.get("last-modified"))),
+                validators=Validators(response.headers.get("etag"),
+                                      _valid_date(response.headers.get("last-modified"))),
             )
             if not 200 <= response.status_code < 300:
                 return result

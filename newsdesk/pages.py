@@ -90,7 +90,8 @@ class PageStore:
             try:
                 self.pages_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise UsageError(f"cannot write to the data directory {self.root}: {exc.strerror or exc}") from None
+                raise UsageError(f"cannot write to the data directory {self.root}: "
+                                 f"{exc.strerror or exc}") from None
         try:
             db = sqlite3.connect(self.db_path, timeout=30)
             if not self._ready:
@@ -146,7 +147,8 @@ class PageStore:
             db.execute(
                 "INSERT INTO pages (url, article_id, etag, last_modified, entry_fingerprint, summary_only, "
                 "fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
-                "article_id = excluded.article_id, etag = excluded.etag, last_modified = excluded.last_modified, "
+                "article_id = excluded.article_id, etag = excluded.etag, "
+                "last_modified = excluded.last_modified, "
                 "entry_fingerprint = excluded.entry_fingerprint, summary_only = excluded.summary_only, "
                 "fetched_at = excluded.fetched_at",
                 (page.fetched_url, page.article.id, validators.etag, validators.last_modified,

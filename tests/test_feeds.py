@@ -194,7 +194,8 @@ def unused_port() -> int:
 
 # -- polling feeds ------------------------------------------------------------------------
 
-async def test_new_entries_are_ingested_once_and_an_unchanged_feed_costs_one_304(site, feed_settings, embedder):
+async def test_new_entries_are_ingested_once_and_an_unchanged_feed_costs_one_304(
+        site, feed_settings, embedder):
     gazette(site)
     site.routes["/world.atom"] = Route(file="world.atom", content_type="application/atom+xml",
                                        last_modified="Wed, 06 Mar 2024 09:00:00 GMT")
@@ -271,7 +272,8 @@ async def test_a_corrected_article_replaces_its_chunks_and_unchanged_entries_are
     text = article_text(chunks)
     assert "after nine months of repairs" in text and "after eight months of repairs" not in text
     asked = site.requests[before:]
-    assert [seen.headers.get("If-None-Match") for seen in asked if seen.path == "/news/bridge"] == ['"bridge-1"']
+    revalidations = [seen.headers.get("If-None-Match") for seen in asked if seen.path == "/news/bridge"]
+    assert revalidations == ['"bridge-1"']
     assert "/news/ferry" not in {seen.path for seen in asked}
 
 
@@ -286,21 +288,24 @@ async def test_broken_feeds_are_reported_and_the_others_still_ingest(site, feed_
         "/front": Route(file="homepage.html"),
     })
     settings = feed_settings.model_copy(update={"fetch_timeout_seconds": 1.5})
-    refused = f"http://127.0.0.1:{unused_port()}/feed.xml"
+    port = unused_port()
+    refused = f"http://reader:s3cret@127.0.0.1:{port}/feed.xml"
     urls = {name: site.url(f"/{name}") for name in ("news.rss", "down.rss", "flaky.atom", "slow.rss",
                                                     "broken.rss", "front")}
 
     report = await make_poller(settings, embedder).poll([*urls.values(), refused])
 
     errors = {failure.path: failure.error for failure in report.failures}
-    assert set(errors) == {urls["down.rss"], urls["slow.rss"], urls["broken.rss"], urls["front"], refused}
+    shown = f"http://127.0.0.1:{port}/feed.xml"  # reported without its password
+    assert set(errors) == {urls["down.rss"], urls["slow.rss"], urls["broken.rss"], urls["front"], shown}
     assert "HTTP 500 Internal Server Error after 3 attempts" in errors[urls["down.rss"]]
     assert site.count("/down.rss") == 3
     assert "no complete answer within 1.5 s" in errors[urls["slow.rss"]]
     assert "malformed feed" in errors[urls["broken.rss"]]
     assert "HTML page, not an RSS/Atom feed" in errors[urls["front"]]
     assert f"names its feed at {urls['news.rss']}" in errors[urls["front"]]
-    assert "connection failed" in errors[refused] and "after 3 attempts" in errors[refused]
+    assert "connection failed" in errors[shown] and "after 3 attempts" in errors[shown]
+    assert "s3cret" not in report.json_summary() + report.describe()
     assert site.count("/flaky.atom") == 2
     assert set(indexed(settings, embedder)) == {site.url("/news/bridge"), site.url("/news/ferry"),
                                                 site.url("/courier/lighthouse")}
@@ -321,17 +326,21 @@ async def test_an_entry_whose_page_is_gone_falls_back_to_the_feed_summary(site, 
     poller = make_poller(feed_settings, embedder)
     library, quarry = site.url("/valley/library"), site.url("/valley/quarry")
 
-    report = await poller.poll([site.url("/gone.rss")])
+    feed = site.url("/gone.rss")
+    report = await poller.poll([feed])
 
     assert report.summary.failures == []
-    assert report.summary.articles.new == 2
-    assert {page.url: page.status for page in report.pages} == {library: "summary only", quarry: "summary only"}
-    assert report.line() == "2 new articles, 2 from the feed's summary only"
+    assert report.summary.articles.new == 3
+    assert {page.url: page.status for page in report.pages} == {
+        library: "summary only", quarry: "summary only", feed: "summary only"}  # the last: no link
+    assert report.line() == "3 new articles, 3 from the feed's summary only"
     index = indexed(feed_settings, embedder)
     text = article_text(index[library])
     assert text.startswith("The valley library will open until nine in the evening on weekdays.")
     assert text.endswith(SUMMARY_NOTE)
     assert index[library][0][1]["source"] == "Valley Post"
+    choir = [chunks for article_id, chunks in index.items() if article_id.startswith(feed + "#")]
+    assert len(choir) == 1 and article_text(choir[0]).startswith("The valley choir will open the spring fair")
     pages = feed_settings.data_dir / "web" / "pages"
     stored = StoredPage.model_validate_json((pages / f"{article_key(library)}.json").read_text())
     assert stored.summary_only == "HTTP 404 Not Found" and stored.html_file is None
@@ -341,10 +350,10 @@ async def test_an_entry_whose_page_is_gone_falls_back_to_the_feed_summary(site, 
     # The page comes back: the next poll of a changed feed fetches it and replaces the summary.
     site.routes["/valley/library"] = Route(file="library.html")
     site.routes["/gone.rss"].etag = '"gone-2"'
-    second = await poller.poll([site.url("/gone.rss")])
+    second = await poller.poll([feed])
 
     counts = second.summary.articles
-    assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 1)
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 2)
     text = article_text(indexed(feed_settings, embedder)[library])
     assert "Twelve volunteers have signed up" in text and SUMMARY_NOTE not in text
 
@@ -363,6 +372,14 @@ async def test_pages_over_the_size_cap_are_not_read(site, feed_settings, embedde
     assert all("larger than 20,000 bytes (FETCH_MAX_BYTES)" in error for error in errors.values())
     assert set(indexed(feed_settings, embedder)) == {site.url("/news/bridge")}
     assert not (feed_settings.data_dir / "web" / "pages" / f"{article_key(site.url('/huge'))}.json").exists()
+
+    # Asked again, the stored page is revalidated: a 304, and nothing embedded.
+    before = len(site.requests)
+    again = await asyncio.to_thread(ingest_sources, feed_settings, Ingestor(feed_settings, embedder),
+                                    urls=urls[2:], policy=fast_policy(feed_settings))
+    assert [seen.headers.get("If-None-Match") for seen in site.requests[before:]] == ['"bridge-1"']
+    assert [page.status for page in again.pages] == ["not modified"]
+    assert again.summary.articles.unchanged == 1 and again.summary.chunks.embedded == 0
 
 
 async def test_polls_never_overlap(site, feed_settings, embedder):
@@ -435,7 +452,8 @@ async def test_cli_ingests_a_feed_then_rebuilds_from_stored_pages_without_the_ne
     first = json.loads(capsys.readouterr().out)
     assert code == 1  # the missing page is a failure; the feed's entries still went in
     assert first["articles"]["new"] == 2
-    assert [(f["path"], f["error"]) for f in first["failures"]] == [(site.url("/nowhere"), "HTTP 404 Not Found")]
+    assert [(f["path"], f["error"]) for f in first["failures"]] == [
+        (site.url("/nowhere"), "HTTP 404 Not Found")]
     assert [feed["status"] for feed in first["feeds"]] == ["fetched"]
 
     await site.stop()
@@ -464,7 +482,8 @@ async def test_cli_ingest_feeds_without_configured_feeds_says_so(tmp_path, monke
 
 async def test_watch_command_polls_and_stops_on_ctrl_c(site, tmp_path):
     gazette(site)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FEEDS": "", "NEWSDESK_DATA_DIR": str(tmp_path / "d")}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FEEDS": "",
+           "NEWSDESK_DATA_DIR": str(tmp_path / "d")}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "newsdesk", "watch", "--feed", site.url("/news.rss"), "--every", "1h",
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -484,7 +503,8 @@ async def test_watch_command_polls_and_stops_on_ctrl_c(site, tmp_path):
 def test_parse_feed_tells_html_and_malformed_feeds_apart():
     with pytest.raises(FeedError, match=r"HTML page, not an RSS/Atom feed; the page names its feed at "
                                         r"https://example\.org/news\.rss"):
-        parse_feed((DATA / "homepage.html").read_bytes(), url="https://example.org/", content_type="text/html")
+        parse_feed((DATA / "homepage.html").read_bytes(), url="https://example.org/",
+                   content_type="text/html")
     with pytest.raises(FeedError, match=r"malformed feed: line 2 column \d+"):
         parse_feed((DATA / "malformed.xml").read_bytes(), url="https://example.org/feed")
     with pytest.raises(FeedError, match="empty answer"):
@@ -513,7 +533,8 @@ def test_extract_page_refuses_what_is_not_html():
         extract_page(b"<html><body></body></html>", url="https://example.org/empty", content_type="text/html")
 
 
-@pytest.mark.parametrize("text, seconds", [("15m", 900), ("90s", 90), ("1h30m", 5400), ("2", 120), ("0.5s", 0.5)])
+@pytest.mark.parametrize("text, seconds",
+                         [("15m", 900), ("90s", 90), ("1h30m", 5400), ("2", 120), ("0.5s", 0.5)])
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 
