@@ -158,7 +158,7 @@ def extract_page(body: bytes, *, url: str, content_type: str = "") -> dict:
     import trafilatura
 
     kind = content_type.split(";")[0].strip().lower()
-    if kind and kind not in HTML_TYPES:
+    if kind and kind not in HTML_TYPES and not _looks_like_html(body):
         raise ArticleError(f"not an HTML page ({kind})")
     try:
         document = trafilatura.bare_extraction(
@@ -311,7 +311,8 @@ class WebReport(BaseModel):
         for feed in self.feeds:
             if feed.status == "fetched":
                 note = f" ({feed.note})" if feed.note else ""
-                lines.append(f"feed {feed.url}: {feed.entries} entries{note}")
+                entries = f"{feed.entries} entr{'y' if feed.entries == 1 else 'ies'}"
+                lines.append(f"feed {feed.url}: {entries}{note}")
             elif feed.status == "not modified":
                 lines.append(f"feed {feed.url}: not modified")
         for page in self.pages:

@@ -533,6 +533,14 @@ def test_extract_page_refuses_what_is_not_html():
         extract_page(b"<html><body></body></html>", url="https://example.org/empty", content_type="text/html")
 
 
+def test_extract_page_reads_html_served_with_a_wrong_content_type():
+    body = (DATA / "school.html").read_bytes()
+    fields = extract_page(body, url="https://example.org/news/school",
+                          content_type="application/octet-stream")
+    assert fields["title"] == "Port Ellis school wins robotics prize"
+    assert fields["text"].startswith("Pupils from Port Ellis secondary school won")
+
+
 @pytest.mark.parametrize("text, seconds",
                          [("15m", 900), ("90s", 90), ("1h30m", 5400), ("2", 120), ("0.5s", 0.5)])
 def test_parse_duration(text, seconds):
