@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from pydantic import ValidationError
 
+    from newsdesk.embedding import EmbeddingModelError
     from newsdesk.ingestion import UsageError
     from newsdesk.store import StoreError
 
@@ -427,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"newsdesk: {exc}", file=sys.stderr)
         return exc.code
-    except (UsageError, StoreError) as exc:
+    except (UsageError, StoreError, EmbeddingModelError) as exc:
         print(f"newsdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -38,6 +39,8 @@ from newsdesk.embedding import MiniLMEmbedding, load_embedder
 from newsdesk.store import ArticleState, ChunkStore, StoreError, chunk_id, server_unavailable
 
 EMBED_GROUP_CHUNKS = 256
+
+log = logging.getLogger(__name__)
 
 
 class UsageError(ValueError):
@@ -283,6 +286,7 @@ class Ingestor:
         if old:
             store.delete(old)
             summary.chunks.deleted += len(old)
+        log.info("stored %d new chunks of %d articles", len(ids), len(group))
 
     def _relabel(self, store: ChunkStore, moved: dict[str, tuple[Article, list[str]]],
                  changing: "_ChangeMarker") -> None:
@@ -428,7 +432,11 @@ class _IndexLock:
         except OSError as exc:
             raise UsageError(f"cannot write to the data directory {self.path.parent}: "
                              f"{exc.strerror or exc}") from None
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another ingestion is running in %s; waiting for it to finish", self.path.parent)
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc_info) -> None:
