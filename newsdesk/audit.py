@@ -54,6 +54,7 @@ safe inside a Discord custom_id)::
     # retention and privacy
     store.purge_older_than(days: int, now=None) -> int   # answers deleted
     store.purge_expired() -> int                         # by AUDIT_RETENTION_DAYS; 0 when unset (keep)
+        # (record_answer also runs it, at most hourly, when AUDIT_RETENTION_DAYS is set)
     store.forget_user(user_id) -> ForgetReport           # their answers and votes; anonymised as moderator
 
 Errors: `AuditError` (cannot open, newer schema), `UnknownAnswer` (no such answer id), `ValueError`
@@ -68,6 +69,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -83,6 +85,8 @@ from newsdesk.config import Settings
 from newsdesk.results import AnswerResult, Citation, Retrieved, Turn
 
 BUSY_TIMEOUT_MS = 30_000
+PURGE_EVERY = timedelta(hours=1)
+_log = logging.getLogger(__name__)
 DEFAULT_PAGE = 20
 FORGOTTEN = "forgotten"
 
@@ -419,6 +423,7 @@ class AuditStore:
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
+        self._next_purge: datetime | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -533,7 +538,18 @@ class AuditStore:
                 [(answer_id, c.n, c.article_id, c.chunk_id, c.text, c.start, c.end, c.title, c.source,
                   c.published, c.url, c.author, c.quote) for c in result.citations],
             )
+        self._purge_if_due()
         return answer_id
+
+    def _purge_if_due(self) -> None:
+        """With AUDIT_RETENTION_DAYS set, every front end that records answers also purges, hourly."""
+        if self.retention_days is None:
+            return
+        now = _now()
+        if self._next_purge is not None and now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY
+        self.purge_expired(now=now)
 
     def add_bot_message(self, answer_id: str, channel_id: int, message_id: int) -> None:
         """Remember a message the bot sent for this answer (Retract edits them all)."""
@@ -1001,3 +1017,40 @@ def format_feedback(summary: FeedbackSummary) -> str:
     if summary.most_down_voted:
         lines += ["", "Most down-voted:"] + [format_summary(item) for item in summary.most_down_voted]
     return "\n".join(lines)
+
+
+# -- front ends ------------------------------------------------------------------------------
+
+class RecordingAsker:
+    """Wraps an engine so that every answer it gives is also recorded (for front ends without their own
+    bookkeeping: `newsdesk ask` and `chat`). A trail that cannot be written is logged, never fatal."""
+
+    def __init__(self, engine, store: AuditStore | None, *, front_end: str, asker_id: str | None = None,
+                 asker_name: str | None = None):
+        self.engine = engine
+        self.store = store
+        self.front_end = front_end
+        self.asker_id = asker_id
+        self.asker_name = asker_name
+        self.last_answer_id: str | None = None
+
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> AnswerResult:
+        result = self.engine.ask(question, history)
+        self.last_answer_id = None
+        if self.store is not None:
+            try:
+                self.last_answer_id = self.store.record_answer(
+                    result, front_end=self.front_end, asker_id=self.asker_id, asker_name=self.asker_name,
+                    turns=list(history))
+            except (AuditError, sqlite3.Error) as exc:
+                _log.warning("the answer was not recorded in the audit trail: %s", exc)
+        return result
+
+
+def open_trail_quietly(settings: Settings) -> AuditStore | None:
+    """The audit store, or None (with a warning) when it cannot be opened: answering must go on."""
+    try:
+        return AuditStore.from_settings(settings)
+    except AuditError as exc:
+        _log.warning("%s; answering without the audit trail (hidden articles are not applied)", exc)
+        return None

@@ -148,10 +148,23 @@ def add_chat(subparsers) -> None:
     parser.set_defaults(handler=run_chat)
 
 
-def _open_engine(settings: Settings):
+def _open_engine(settings: Settings, front_end: str):
+    """The engine, keeping out the articles moderators hid, recording its answers in the audit trail."""
+    import getpass
+
+    from newsdesk.audit import RecordingAsker, open_trail_quietly
     from newsdesk.engine import Engine
 
-    return Engine(settings)
+    engine = Engine(settings)
+    audit = open_trail_quietly(settings)
+    if audit is not None:
+        engine.hidden_articles = audit.hidden_articles
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    return RecordingAsker(engine, audit, front_end=front_end, asker_id=f"cli:{user}" if user else None,
+                          asker_name=user)
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,7 +174,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         from newsdesk.engine import validate_question
 
         validate_question(args.question)
-        result = _open_engine(settings).ask(args.question)
+        result = _open_engine(settings, "cli").ask(args.question)
     except QuestionError as exc:
         raise CommandError(str(exc)) from None
     if args.json:
@@ -195,7 +208,7 @@ def describe_source(citation) -> str:
 def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     from newsdesk.results import QuestionError, Turn
 
-    engine = _open_engine(settings)
+    engine = _open_engine(settings, "chat")
     history: list[Turn] = []
     last = None
     interactive = sys.stdin.isatty()

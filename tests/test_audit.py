@@ -298,7 +298,8 @@ def test_feedback_summary_of_a_period(store, answers):
 
 def test_retention_purges_old_answers_with_all_their_parts(tmp_path, answers):
     now = datetime(2025, 9, 1, tzinfo=timezone.utc)
-    with AuditStore(tmp_path / "audit.sqlite3", retention_days=30) as store:
+    path = tmp_path / "audit.sqlite3"
+    with AuditStore(path) as store:  # no retention set: nothing is purged while writing
         old = store.record_answer(answers["mongolia"], front_end="discord", created_at=now - timedelta(days=31),
                                   turns=[Turn(question="q", answer="a")])
         store.set_feedback(old, 1, -1)
@@ -306,15 +307,27 @@ def test_retention_purges_old_answers_with_all_their_parts(tmp_path, answers):
         store.retract(old, 5, "outdated")
         recent = store.record_answer(answers["harbour"], front_end="discord", created_at=now - timedelta(days=29))
 
+    with AuditStore(path, retention_days=30) as store:
         assert store.purge_expired(now=now) == 1
         assert store.get_answer(old) is None and store.get_answer(recent) is not None
         conn = sqlite3.connect(store.path)
         for table in ("turns", "retrieved", "citations", "feedback", "bot_messages", "moderator_actions"):
             assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE answer_id = ?", (old,)).fetchone()[0] == 0
         conn.close()
-    with AuditStore(tmp_path / "audit.sqlite3") as keep_forever:  # AUDIT_RETENTION_DAYS unset: keep
+    with AuditStore(path) as keep_forever:  # AUDIT_RETENTION_DAYS unset: keep
         assert keep_forever.purge_expired(now=now + timedelta(days=3650)) == 0
         assert keep_forever.get_answer(recent) is not None
+
+
+def test_answering_purges_expired_records_when_retention_is_set(tmp_path, answers):
+    path = tmp_path / "audit.sqlite3"
+    with AuditStore(path) as store:
+        stale = store.record_answer(answers["harbour"], front_end="discord",
+                                    created_at=datetime.now(timezone.utc) - timedelta(days=45))
+    with AuditStore(path, retention_days=30) as store:
+        assert store.get_answer(stale) is not None  # opening and reading delete nothing
+        fresh = store.record_answer(answers["mongolia"], front_end="discord")
+        assert store.get_answer(stale) is None and store.get_answer(fresh) is not None
 
 
 def test_forget_user_deletes_their_answers_and_votes_only(store, answers):

@@ -240,3 +240,21 @@ def test_the_installed_command_runs_as_a_moderator_runs_it(data_dir, trail):
     assert (run.returncode, run.stdout.strip()) == (0, "purged 1 answers older than 30 days"), run.stderr
     with AuditStore(data_dir / "newsdesk.sqlite3") as store:
         assert store.get_answer(trail["altanbulag"]) is None and store.get_answer(trail["ferry"]) is not None
+
+
+def test_ask_and_chat_record_their_answers_and_skip_hidden_articles(capsys, monkeypatch, data_dir):
+    code, out, _ = run_cli(capsys, "ask", QUESTIONS["altanbulag"], "--json", "--data-dir", str(data_dir))
+    assert code == 0 and json.loads(out)["citations"][0]["article_id"] == MONGOLIA.id
+    run_cli(capsys, "audit", "hide", MONGOLIA.id, "--data-dir", str(data_dir))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(QUESTIONS["altanbulag"] + "\n" + QUESTIONS["ferry"] + "\n"))
+    code, out, _ = run_cli(capsys, "chat", "--data-dir", str(data_dir))
+    assert code == 0 and "1.2 million" not in out
+
+    with AuditStore(data_dir / "newsdesk.sqlite3") as store:
+        page = store.list_answers()
+        assert [(i.front_end, i.question) for i in page.items] == [
+            ("chat", QUESTIONS["ferry"]), ("chat", QUESTIONS["altanbulag"]), ("cli", QUESTIONS["altanbulag"])]
+        chat_second, chat_first, asked = (store.get_answer(i.id) for i in page.items)
+    assert asked.citations[0].article_id == MONGOLIA.id and asked.asker_id.startswith("cli:")
+    assert MONGOLIA.id not in {c.article_id for c in chat_first.citations}  # hidden before the chat began
+    assert chat_second.turns == [Turn(question=QUESTIONS["altanbulag"], answer=chat_first.answer)]
