@@ -10,8 +10,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from newsdesk.audit import (AnswerFilter, AuditStore, export, format_feedback, format_page, format_record,
-                            parse_when, short_time)
+from newsdesk.audit import (
+    AnswerFilter,
+    AuditStore,
+    export,
+    format_feedback,
+    format_page,
+    format_record,
+    parse_when,
+    short_time,
+)
 from newsdesk.config import Settings
 
 EXIT_OK, EXIT_USAGE = 0, 2

@@ -33,8 +33,15 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
-from newsdesk.audit import (AnswerFilter, AnswerRecord, AuditStore, StoredCitation, describe_asker,
-                            parse_when, short_time)
+from newsdesk.audit import (
+    AnswerFilter,
+    AnswerRecord,
+    AuditStore,
+    StoredCitation,
+    describe_asker,
+    parse_when,
+    short_time,
+)
 from newsdesk.config import Settings
 
 PAGE_SIZE = 25

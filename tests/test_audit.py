@@ -11,9 +11,17 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from audit_support import (
+    HARBOUR,
+    MONGOLIA,
+    SCRIPTED,
+    answer_from_chunks,
+    chunks_of,
+    ingest_corpus,
+    make_settings,
+    open_chunks,
+)
 
-from audit_support import HARBOUR, MONGOLIA, SCRIPTED, answer_from_chunks, chunks_of, ingest_corpus, make_settings, \
-    open_chunks
 from newsdesk.audit import SCHEMA_VERSION, AnswerFilter, AuditError, AuditStore, UnknownAnswer, migrate
 from newsdesk.results import AnswerResult, Turn
 

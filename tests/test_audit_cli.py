@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from audit_support import HARBOUR, MONGOLIA, ingest_corpus, make_settings
+
 from newsdesk.audit import AnswerRecord, AuditStore
 from newsdesk.cli import main
 from newsdesk.engine import Engine

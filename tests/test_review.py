@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,8 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from audit_support import HARBOUR, MONGOLIA, SCRIPTED, ingest_corpus, make_settings, open_chunks
+
 from newsdesk.articles import Article
 from newsdesk.audit import AuditStore, StoredCitation
 from newsdesk.cli import main
