@@ -411,7 +411,8 @@ class WebCollector:
         record = self.pages.page_record(link)
         stored = self.pages.load(record.article_id) if record else None
         full_copy = stored if stored is not None and stored.summary_only is None else None
-        if full_copy is not None and record.entry_fingerprint == entry.fingerprint:
+        if full_copy is not None and record.entry_fingerprint == entry.fingerprint and \
+                record.checked_within(self.policy.page_recheck_seconds):
             collected.pages.append(PageOutcome(url=link, article_id=full_copy.article.id, status="stored"))
             return full_copy.article
         sticky_id = record.article_id if record else None
@@ -419,7 +420,7 @@ class WebCollector:
             result = await self._fetcher.fetch(link, record.validators if full_copy else None,
                                                accept=PAGE_ACCEPT)
             if result.not_modified and full_copy is not None:
-                self.pages.set_fingerprint(link, entry.fingerprint)
+                self.pages.revalidated(link, entry.fingerprint)
                 collected.pages.append(PageOutcome(url=link, article_id=full_copy.article.id,
                                                    status="not modified"))
                 return full_copy.article
@@ -427,6 +428,7 @@ class WebCollector:
         except (FetchError, ArticleError) as exc:
             reason = exc.reason if isinstance(exc, FetchError) else str(exc)
             if full_copy is not None:
+                self.pages.revalidated(link, record.entry_fingerprint)
                 collected.pages.append(PageOutcome(url=link, article_id=full_copy.article.id,
                                                    status="kept stored copy", note=reason))
                 return full_copy.article
@@ -472,6 +474,7 @@ class WebCollector:
             result = await self._fetcher.fetch(url, record.validators if full_copy else None,
                                                accept=PAGE_ACCEPT)
             if result.not_modified and full_copy is not None:
+                self.pages.revalidated(url, record.entry_fingerprint)
                 collected.pages.append(PageOutcome(url=url, article_id=full_copy.article.id,
                                                    status="not modified"))
                 return [full_copy.article]

@@ -35,6 +35,9 @@ class FetchPolicy:
     per_host: int = 2
     retry_delays: tuple[float, ...] = (1.0, 4.0)
     user_agent: str = USER_AGENT
+    # A stored page still listed in a changed feed is revalidated (a conditional request) when it
+    # was last checked longer ago than this: corrections the feed does not announce are caught.
+    page_recheck_seconds: float = 6 * 3600
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> "FetchPolicy":

@@ -2,7 +2,8 @@
 
     data/web/web.sqlite3       feeds: ETag / Last-Modified per feed URL (for 304s);
                                pages: page URL -> article id, its validators, the feed
-                               entry it was fetched for, and whether only the summary was used
+                               entry it was fetched for, when it was last fetched or
+                               revalidated, and whether only the summary was used
     data/web/pages/KEY.html    the page exactly as fetched (absent for summary-only entries)
     data/web/pages/KEY.json    the article as ingested, with where and when it came from
     data/web/pages/KEY.txt     the same, for a person to read
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS pages (
     last_modified TEXT,
     entry_fingerprint TEXT,
     summary_only TEXT,
-    fetched_at TEXT NOT NULL
+    checked_at TEXT NOT NULL
 );
 """
 
@@ -69,6 +70,10 @@ class PageRecord:
     validators: Validators
     entry_fingerprint: str | None
     summary_only: str | None
+    checked_at: dt.datetime
+
+    def checked_within(self, seconds: float) -> bool:
+        return (dt.datetime.now(dt.timezone.utc) - self.checked_at).total_seconds() < seconds
 
 
 def now_iso() -> str:
@@ -120,15 +125,21 @@ class PageStore:
 
     def page_record(self, url: str) -> PageRecord | None:
         with closing(self._connect()) as db:
-            row = db.execute("SELECT url, article_id, etag, last_modified, entry_fingerprint, summary_only "
-                             "FROM pages WHERE url = ?", (url,)).fetchone()
+            row = db.execute("SELECT url, article_id, etag, last_modified, entry_fingerprint, summary_only, "
+                             "checked_at FROM pages WHERE url = ?", (url,)).fetchone()
         if row is None:
             return None
-        return PageRecord(row[0], row[1], Validators(row[2], row[3]), row[4], row[5])
+        try:
+            checked_at = dt.datetime.fromisoformat(row[6])
+        except ValueError:
+            checked_at = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        return PageRecord(row[0], row[1], Validators(row[2], row[3]), row[4], row[5], checked_at)
 
-    def set_fingerprint(self, url: str, fingerprint: str | None) -> None:
+    def revalidated(self, url: str, fingerprint: str | None) -> None:
+        """A 304 for a stored page: note the entry it now belongs to and when it was checked."""
         with closing(self._connect()) as db, db:
-            db.execute("UPDATE pages SET entry_fingerprint = ? WHERE url = ?", (fingerprint, url))
+            db.execute("UPDATE pages SET entry_fingerprint = ?, checked_at = ? WHERE url = ?",
+                       (fingerprint, now_iso(), url))
 
     # -- pages ------------------------------------------------------------------------
     def save(self, page: StoredPage, html: bytes | None, *, validators: Validators | None,
@@ -146,11 +157,11 @@ class PageStore:
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT INTO pages (url, article_id, etag, last_modified, entry_fingerprint, summary_only, "
-                "fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+                "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
                 "article_id = excluded.article_id, etag = excluded.etag, "
                 "last_modified = excluded.last_modified, "
                 "entry_fingerprint = excluded.entry_fingerprint, summary_only = excluded.summary_only, "
-                "fetched_at = excluded.fetched_at",
+                "checked_at = excluded.checked_at",
                 (page.fetched_url, page.article.id, validators.etag, validators.last_modified,
                  entry_fingerprint, page.summary_only, page.fetched_at))
 

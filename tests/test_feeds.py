@@ -277,6 +277,33 @@ async def test_a_corrected_article_replaces_its_chunks_and_unchanged_entries_are
     assert "/news/ferry" not in {seen.path for seen in asked}
 
 
+async def test_a_silent_correction_is_caught_when_the_stored_page_is_rechecked(site, feed_settings, embedder):
+    gazette(site)
+    feed = site.url("/news.rss")
+    await make_poller(feed_settings, embedder).poll([feed])
+    # The page is corrected but its feed entry stays the same; the feed changes for another reason.
+    site.routes["/news/bridge"] = Route(file="bridge-corrected.html", etag='"bridge-2"')
+    site.routes["/news.rss"].etag = '"news-1b"'
+
+    before = len(site.requests)
+    within = await make_poller(feed_settings, embedder).poll([feed])
+    assert [seen.path for seen in site.requests[before:]] == ["/news.rss"]
+    assert within.summary.articles.unchanged == 2
+
+    site.routes["/news.rss"].etag = '"news-1c"'
+    policy = FetchPolicy.from_settings(feed_settings, retry_delays=FAST_RETRIES, page_recheck_seconds=0)
+    before = len(site.requests)
+    rechecked = await FeedPoller(feed_settings, Ingestor(feed_settings, embedder), policy=policy).poll([feed])
+
+    asked = {seen.path: seen.headers for seen in site.requests[before:]}
+    assert set(asked) == {"/news.rss", "/news/bridge", "/news/ferry"}
+    assert asked["/news/bridge"]["If-None-Match"] == '"bridge-1"'
+    counts = rechecked.summary.articles
+    assert (counts.updated, counts.unchanged) == (1, 1)
+    bridge = indexed(feed_settings, embedder)[site.url("/news/bridge")]
+    assert "after nine months of repairs" in article_text(bridge)
+
+
 async def test_broken_feeds_are_reported_and_the_others_still_ingest(site, feed_settings, embedder):
     gazette(site)
     site.routes.update({
