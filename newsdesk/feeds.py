@@ -3,7 +3,8 @@
 
 A run fetches every feed conditionally, so an unchanged feed answers 304 and
 costs nothing more. For each entry it reuses the stored page when the entry is
-unchanged; otherwise it fetches the page (conditionally, when one is stored)
+unchanged and the page was checked recently (`FetchPolicy.page_recheck_seconds`);
+otherwise it fetches the page (conditionally, when one is stored)
 and extracts text and metadata with trafilatura. An entry whose page cannot be
 fetched, or holds no article text, falls back to the feed's own text with a
 closing note saying so, unless an earlier full copy is stored, which is kept.
