@@ -353,6 +353,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX moderator_actions_answer ON moderator_actions(answer_id);
     CREATE INDEX moderator_actions_article ON moderator_actions(article_id);
     """,
+    # 3: follow-ups in a Discord thread read the thread's earlier answers.
+    """
+    CREATE INDEX answers_thread ON answers(thread_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -186,12 +186,13 @@ def test_a_process_killed_mid_answer_leaves_no_half_record(tmp_path):
         assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM turns").fetchone()[0] == 0
 
 
-def test_records_from_the_previous_schema_survive_the_upgrade(tmp_path):
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_records_from_a_previous_schema_survive_the_upgrade(tmp_path, version):
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, target=SCHEMA_VERSION - 1)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION - 1
-    # Written the way the previous version wrote them.
+    migrate(conn, target=version)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+    # Written the way version 1 wrote them (the tables of version 1 are still laid out the same).
     conn.execute("INSERT INTO answers (id, created_at, front_end, asker_id, asker_name, guild_id, channel_id,"
                  " thread_id, message_id, question, answer, answerer, refused, latency_ms, note, search_query)"
                  " VALUES ('oldanswer234', '2025-01-02T03:04:05.000000+00:00', 'discord', '42', 'Grace', 1, 2, 3,"
@@ -391,3 +392,21 @@ def test_retract_and_unretract_are_logged(store, answers):
     assert [a.action for a in store.moderator_actions(answer_id=answer_id)] == ["unretract", "retract"]
     with pytest.raises(UnknownAnswer):
         store.retract("nosuchanswer", 1, "x")
+
+
+def test_thread_turns_are_the_threads_last_exchanges_oldest_first(store, answers):
+    base = datetime(2025, 7, 1, tzinfo=timezone.utc)
+    opener = store.record_answer(answers["mongolia"], front_end="discord", channel_id=10, created_at=base)
+    store.add_bot_message(opener, channel_id=10, message_id=777)  # the thread is started from this message
+    for k in range(3):
+        store.record_answer(answers["harbour"].model_copy(update={"question": f"follow-up {k}"}),
+                            front_end="discord", thread_id=777, created_at=base + timedelta(minutes=k + 1))
+    store.record_answer(answers["scripted"], front_end="discord", thread_id=888, created_at=base)
+
+    turns = store.thread_turns(777, limit=10)
+    assert [t.question for t in turns] == [answers["mongolia"].question, "follow-up 0", "follow-up 1", "follow-up 2"]
+    assert [t.question for t in store.thread_turns(777, limit=2)] == ["follow-up 1", "follow-up 2"]
+    assert store.thread_turns(999) == []
+    plan = sqlite3.connect(store.path).execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM answers WHERE thread_id = 777").fetchall()
+    assert "answers_thread" in str(plan)
