@@ -341,8 +341,9 @@ class FakeDiscord:
                           "bot_public": False, "bot_require_code_grant": False, "verify_key": "0" * 64,
                           "owner": User(self._next_id(), "owner").payload(), "flags": 0, "team": None})
         if (m := match(r"/applications/(\d+)(?:/guilds/(\d+))?/commands")) and method == "PUT":
-            self.commands = [dict(c, id=str(self._next_id()), application_id=str(self.application_id),
-                                  version="1", **({"guild_id": m[2]} if m[2] else {})) for c in body]
+            self.commands = [{"description": "", **c, "id": str(self._next_id()),  # menus have no description
+                              "application_id": str(self.application_id), "version": "1",
+                              **({"guild_id": m[2]} if m[2] else {})} for c in body]
             return _json(self.commands)
         if (m := match(r"/channels/(\d+)/typing")) and method == "POST":
             return web.Response(status=204)

@@ -86,7 +86,8 @@ async def test_login_identify_and_ready(fake, new_bot):
         paths = [(r.method, r.path) for r in fake.requests]
         assert paths[:2] == [("GET", "/users/@me"), ("GET", "/oauth2/applications/@me")]
         assert all(r.headers["Authorization"] == "Bot good-token" for r in fake.requests[:2])
-        assert {c["name"] for c in fake.commands} == {"ask", "status", "reindex"}
+        assert {c["name"] for c in fake.commands} == {"ask", "status", "reindex", "review", "feedback",
+                                                      "Moderate answer"}
         assert fake.identifies == 1 and fake.heartbeats >= 1
         assert bot.user.id == fake.bot.id and [g.id for g in bot.guilds] == [fake.guild_id]
 

@@ -25,6 +25,7 @@ from discord import app_commands
 from newsdesk.config import Settings
 from newsdesk.discord_bot import formatting
 from newsdesk.discord_bot.moderation import RateLimiter, channel_allowed, is_moderator
+from newsdesk.discord_bot.review import ModeratorDesk
 from newsdesk.discord_bot.views import PERSISTENT_ITEMS, answer_view
 from newsdesk.results import MAX_QUESTION_CHARS, AnswerResult, QuestionError, Turn
 
@@ -63,6 +64,7 @@ class NewsdeskBot(discord.Client):
         self._reindex_pool = ThreadPoolExecutor(1, thread_name_prefix="newsdesk-reindex")
         self._reindexing = False
         self._handlers: set[asyncio.Task] = set()
+        self.desk = ModeratorDesk(self)
 
     # -- start-up ------------------------------------------------------------------------
     async def setup_hook(self) -> None:

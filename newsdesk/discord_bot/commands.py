@@ -32,3 +32,27 @@ def register_commands(bot: "NewsdeskBot") -> None:
     async def reindex(interaction: discord.Interaction) -> None:
         with bot.in_flight():
             await bot.reindex_command(interaction)
+
+    @tree.command(name="review", description="Moderators: the answers given, with their sources.")
+    @app_commands.describe(show="recent answers, or only those with a 👎", user="only answers to this member",
+                           article="only answers citing this article id")
+    @app_commands.choices(show=[app_commands.Choice(name="recent", value="recent"),
+                                app_commands.Choice(name="flagged (👎)", value="flagged")])
+    @app_commands.guild_only()
+    async def review(interaction: discord.Interaction, show: str = "recent", user: discord.Member | None = None,
+                     article: str | None = None) -> None:
+        with bot.in_flight():
+            await bot.desk.review_command(interaction, show, user, article)
+
+    @tree.command(name="feedback", description="Moderators: 👍/👎 counts and the most down-voted answers.")
+    @app_commands.describe(days="how many days back (default 7)")
+    @app_commands.guild_only()
+    async def feedback(interaction: discord.Interaction, days: app_commands.Range[int, 1, 3650] = 7) -> None:
+        with bot.in_flight():
+            await bot.desk.feedback_command(interaction, days)
+
+    @tree.context_menu(name="Moderate answer")
+    @app_commands.guild_only()
+    async def moderate(interaction: discord.Interaction, message: discord.Message) -> None:
+        with bot.in_flight():
+            await bot.desk.moderate_message(interaction, message)
