@@ -100,6 +100,7 @@ class FakeDiscord:
         self.rate_limits: list[tuple[str, str, float]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.identifies = 0
+        self.forbid_commands = False
         self.heartbeats = 0
         self.resumes = 0
         self.sequence = 0
@@ -254,6 +255,11 @@ class FakeDiscord:
             if not ws.closed:
                 await ws.send_str(json.dumps(frame))
 
+    async def ask_for_heartbeat(self) -> None:
+        """Gateway op 1: the client must send a heartbeat at once (its event loop must be free)."""
+        for ws in list(self.sockets):
+            await ws.send_str(json.dumps({"op": 1, "d": self.sequence}))
+
     async def drop_gateway(self, code: int = 4000) -> None:
         """Close the bot's gateway connection the way Discord does on a hiccup (resumable codes)."""
         for ws in list(self.sockets):
@@ -341,6 +347,8 @@ class FakeDiscord:
                           "bot_public": False, "bot_require_code_grant": False, "verify_key": "0" * 64,
                           "owner": User(self._next_id(), "owner").payload(), "flags": 0, "team": None})
         if (m := match(r"/applications/(\d+)(?:/guilds/(\d+))?/commands")) and method == "PUT":
+            if self.forbid_commands:  # invited without the applications.commands scope
+                return _json({"message": "Missing Access", "code": 50001}, 403)
             self.commands = [{"description": "", **c, "id": str(self._next_id()),  # menus have no description
                               "application_id": str(self.application_id), "version": "1",
                               **({"guild_id": m[2]} if m[2] else {})} for c in body]

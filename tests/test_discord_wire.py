@@ -4,6 +4,7 @@ heartbeats, rate limits, RESUME), against the loopback fake in `fake_discord.py`
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from contextlib import asynccontextmanager
 
@@ -90,6 +91,55 @@ async def test_login_identify_and_ready(fake, new_bot):
                                                       "Moderate answer"}
         assert fake.identifies == 1 and fake.heartbeats >= 1
         assert bot.user.id == fake.bot.id and [g.id for g in bot.guilds] == [fake.guild_id]
+
+
+async def test_commands_go_to_the_configured_guilds(fake, new_bot):
+    async with running(fake, new_bot(discord_guild_ids=[fake.guild_id])):
+        [sync] = [r for r in fake.requests if r.method == "PUT"]
+        assert sync.path == f"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands"
+        assert {c["name"] for c in sync.json} >= {"ask", "review"}
+
+
+async def test_missing_commands_scope_is_logged_and_the_bot_still_answers(fake, new_bot, caplog):
+    fake.forbid_commands = True
+    alice = fake.add_user("alice")
+    with caplog.at_level(logging.ERROR, logger="newsdesk.discord_bot.client"):
+        async with running(fake, new_bot()) as bot:
+            _, answer = await ask_by_mention(fake, bot, alice)
+    assert "3,000" in answer.json["content"]
+    assert "'applications.commands' scope" in caplog.text
+
+
+class HeldEngine:
+    """The real engine, except that each answer waits in its worker thread until released."""
+
+    def __init__(self, engine):
+        self.engine, self.embedder = engine, engine.embedder
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def status(self):
+        return self.engine.status()
+
+    def ask(self, question, history=()):
+        self.started.set()
+        self.release.wait(60)
+        return self.engine.ask(question, history)
+
+
+async def test_a_slow_answer_does_not_stall_the_gateway(fake, index_settings, engine, audit):
+    held = HeldEngine(engine)
+    alice = fake.add_user("alice")
+    bot = NewsdeskBot(index_settings, held, audit, guild_ready_timeout=0.05)
+    async with running(fake, bot):
+        message = await fake.send_message(alice, f"{bot.user.mention} {ALTANBULAG}")
+        await asyncio.to_thread(held.started.wait, 60)  # the answer is being computed...
+        beats = fake.heartbeats
+        await fake.ask_for_heartbeat()
+        await fake.wait_until(lambda: fake.heartbeats > beats)  # ...and the heartbeat still goes out
+        assert fake.bot_messages(int(message["id"])) == []
+        held.release.set()
+        answer = await fake.wait_for_request(posted_to(f"/channels/{message['id']}/messages"))
+        assert "3,000" in answer.json["content"]
 
 
 async def test_mention_is_answered_in_a_thread_over_rest(fake, new_bot, audit):
