@@ -9,6 +9,7 @@ import discord
 
 from discord_support import ALTANBULAG, HARBOUR_QUESTION, MONGOLIA, build_index
 from discord_world import audit, custom_ids, engine, index_settings, make_world  # noqa: F401 (fixtures)
+from newsdesk.discord_bot import review
 from newsdesk.discord_bot.client import MODERATORS_ONLY
 from newsdesk.engine import Engine
 from newsdesk.ingestion import Ingestor
@@ -170,3 +171,22 @@ async def test_review_says_when_a_cited_article_changed_since(make_world, audit,
         panel = everything(await w.mod.context_menu(thread, "Moderate answer", answer))
         assert "changed or removed since this answer" in panel
         assert "more than 3,000 arrivals" in panel  # the passage as it was cited
+
+
+async def test_review_by_article_and_by_user_keeps_its_filter_across_pages(make_world, audit, monkeypatch):
+    monkeypatch.setattr(review, "PAGE_SIZE", 1)
+    async with make_world() as w:
+        with_mods(w)
+        await ask(w, w.alice)
+        await ask(w, w.bob, HARBOUR_QUESTION)
+        await ask(w, w.bob)
+
+        listing = (await w.mod.slash(w.news, "review", article="https://example.org/mongolia")).response
+        assert "citing `https://example.org/mongolia`" in listing.content and "(1–1 of 2)" in listing.content
+        following = (await w.mod.click(listing, label="Next ▶")).response
+        assert "citing `https://example.org/mongolia`" in following.content and "(2–2 of 2)" in following.content
+        assert "Altanbulag" in following.content
+
+        by_bob = (await w.mod.slash(w.news, "review", user=w.bob)).response
+        assert f"asked by <@{w.bob.id}>" in by_bob.content and "(1–1 of 2)" in by_bob.content
+        assert "alice" not in (await w.mod.click(by_bob, label="Next ▶")).response.content
