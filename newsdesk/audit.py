@@ -420,6 +420,8 @@ class AuditStore:
     """The audit database; safe to share between threads (one connection per thread)."""
 
     def __init__(self, path: Path | str, *, retention_days: int | None = None):
+        if retention_days is not None and retention_days < 0:
+            raise AuditError(f"AUDIT_RETENTION_DAYS must be 0 or more days, not {retention_days}")
         self.path = Path(path)
         self.retention_days = retention_days
         self._local = threading.local()
@@ -553,7 +555,10 @@ class AuditStore:
         if self._next_purge is not None and now < self._next_purge:
             return
         self._next_purge = now + PURGE_EVERY
-        self.purge_expired(now=now)
+        try:
+            self.purge_expired(now=now)
+        except sqlite3.Error as exc:  # the answer is stored; the purge will be tried again next hour
+            _log.warning("could not purge expired audit records: %s", exc)
 
     def add_bot_message(self, answer_id: str, channel_id: int, message_id: int) -> None:
         """Remember a message the bot sent for this answer (Retract edits them all)."""

@@ -328,6 +328,11 @@ def test_retention_purges_old_answers_with_all_their_parts(tmp_path, answers):
         assert keep_forever.get_answer(recent) is not None
 
 
+def test_a_negative_retention_is_refused(tmp_path):
+    with pytest.raises(AuditError, match="AUDIT_RETENTION_DAYS must be 0 or more"):
+        AuditStore(tmp_path / "audit.sqlite3", retention_days=-1)
+
+
 def test_answering_purges_expired_records_when_retention_is_set(tmp_path, answers):
     path = tmp_path / "audit.sqlite3"
     with AuditStore(path) as store:
