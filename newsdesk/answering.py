@@ -69,6 +69,26 @@ class Passage:
                         author=meta.get("author"), quote=quote)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The signals behind a refusal decision, each from 0 to 1.
+
+    `score` averages term coverage (the question's terms, weighted by rarity, found in the best
+    sentence, or, discounted, anywhere in the best passage and its title: a follow-up's answer
+    may lean on its context) with the best passage's dense similarity, then discounts names the
+    question gives that no passage mentions."""
+
+    sentence_coverage: float
+    passage_coverage: float
+    dense: float
+    missing_names: float
+
+    @property
+    def score(self) -> float:
+        coverage = max(self.sentence_coverage, 0.7 * self.passage_coverage)
+        return (0.5 * coverage + 0.5 * self.dense) * (1.0 - 0.6 * self.missing_names)
+
+
 @dataclass
 class Draft:
     """An answer before it becomes an `AnswerResult`: text with markers and the passages cited."""
@@ -77,7 +97,7 @@ class Draft:
     citations: list[Citation]
     refused: bool
     answerer: str
-    evidence: float = 0.0
+    evidence: Evidence | None = None
     note: str | None = None
 
 
@@ -147,30 +167,25 @@ class ExtractiveAnswerer:
         scored = self._score_sentences(passages, weights, wanted, set(terms))
         if not scored:
             return Draft(REFUSAL, [], True, self.name)
-        best = scored[0]
-        evidence = self.evidence(best, passages, weights)
-        missing = self._missing_names(question, passages, weights)
-        if missing:
-            evidence *= 1.0 - 0.6 * missing
-        if evidence < self.refusal_threshold:
+        evidence = self.evidence(question, scored[0], passages, weights)
+        if evidence.score < self.refusal_threshold:
             return Draft(REFUSAL, [], True, self.name, evidence,
-                         note=f"best evidence {evidence:.2f} below the refusal threshold "
+                         note=f"best evidence {evidence.score:.2f} below the refusal threshold "
                               f"{self.refusal_threshold:.2f}")
         chosen = self._choose(scored, weights, per_source)
         return self._compose(chosen, evidence)
 
-    def evidence(self, best: _Scored, passages: Sequence[Passage], weights: dict[str, float]) -> float:
-        """How sure we are that the archive holds the answer, from 0 to 1: the question's terms
-        (idf-weighted) found in the best sentence, or, discounted, in the best passage with its
-        title (a follow-up's answer may lean on its context), averaged with the best passage's
-        dense similarity to the question."""
+    def evidence(self, question: str, best: _Scored, passages: Sequence[Passage],
+                 weights: dict[str, float]) -> Evidence:
+        """How sure we are that the archive holds the answer (see `Evidence`)."""
         total = sum(weights.values()) or 1.0
         passage_coverage = 0.0
         for passage in passages:
             terms = self._terms.of(passage).passage
             passage_coverage = max(passage_coverage, sum(w for t, w in weights.items() if t in terms) / total)
         dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
-        return 0.5 * max(best.coverage, 0.7 * passage_coverage) + 0.5 * max(dense, 0.0)
+        return Evidence(best.coverage, passage_coverage, max(dense, 0.0),
+                        self._missing_names(question, passages, weights))
 
     def _missing_names(self, question: str, passages: Sequence[Passage], weights: dict[str, float]) -> float:
         """Share (idf-weighted) of the names in the question that no passage mentions: asked about
@@ -232,7 +247,7 @@ class ExtractiveAnswerer:
                 covered |= candidate.terms
         return chosen
 
-    def _compose(self, chosen: list[_Scored], evidence: float) -> Draft:
+    def _compose(self, chosen: list[_Scored], evidence: Evidence) -> Draft:
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
         quotes: dict[str, list[str]] = {}

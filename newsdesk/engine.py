@@ -103,6 +103,7 @@ class Engine:
             answerer=draft.answerer,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             note=note,
+            evidence=(dict(vars(draft.evidence), score=draft.evidence.score) if draft.evidence else None),
             search_query=search_query if search_query != question else None,
         )
 

@@ -27,26 +27,47 @@ DATE_PATTERN = (
 )
 
 
+DateWindow = tuple["dt.date | None", "dt.date | None"]
+
+
 @dataclass
 class QueryFilters:
-    """Restrictions on the chunks a question may be answered from."""
+    """Restrictions on the chunks a question may be answered from.
+
+    Dates are a union of windows: "after the report on October 22, 2023, did TechCrunch's
+    November 6, 2023 article ..." may be answered from either day's articles.
+    """
 
     sources: tuple[str, ...] = ()
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+    windows: tuple[DateWindow, ...] = ()
+    prefer: tuple[DateWindow, ...] = ()
+    """Soft windows: a bare year ("in 2021") may be when something happened rather than when it
+    was reported, so articles published then rank higher but others still count."""
     newest_first: bool = False
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def date_from(self) -> dt.date | None:
+        starts = [w[0] for w in self.windows]
+        return None if not starts or None in starts else min(starts)
+
+    @property
+    def date_to(self) -> dt.date | None:
+        ends = [w[1] for w in self.windows]
+        return None if not ends or None in ends else max(ends)
+
     def whole_years(self) -> list[int]:
-        """Years wholly inside the range, so articles dated only by year can match."""
-        if not self.date_from or not self.date_to:
-            return []
-        return [y for y in range(self.date_from.year, self.date_to.year + 1)
-                if self.date_from <= dt.date(y, 1, 1) and dt.date(y, 12, 31) <= self.date_to]
+        """Years wholly inside a window, so articles dated only by year can match."""
+        years: list[int] = []
+        for low, high in self.windows:
+            if low and high:
+                years += [y for y in range(low.year, high.year + 1)
+                          if low <= dt.date(y, 1, 1) and dt.date(y, 12, 31) <= high]
+        return sorted(set(years))
 
     @property
     def active(self) -> bool:
-        return bool(self.sources or self.date_from or self.date_to)
+        return bool(self.sources or self.windows)
 
 
 def _parse_date(text: str) -> tuple[dt.date, dt.date] | None:
@@ -79,7 +100,9 @@ def _parse_date(text: str) -> tuple[dt.date, dt.date] | None:
 
 
 def _relative(question: str, today: dt.date) -> tuple[dt.date, dt.date, str] | None:
-    q = question.lower()
+    # "last week's game" names a time inside the story, not when it was published.
+    q = re.sub(r"\b(?:last|this|past|next)\s+(?:week|month|year)['’]s\b|\b(?:yesterday|today)['’]s\b", " ",
+               question.lower())
     monday = today - dt.timedelta(days=today.weekday())
     if re.search(r"\byesterday\b", q):
         day = today - dt.timedelta(days=1)
@@ -125,40 +148,84 @@ def parse_filters(question: str, known_sources: list[str], today: dt.date) -> Qu
         filters.sources = tuple(sorted(set(mentioned)))
         filters.notes.append("outlet: " + ", ".join(filters.sources))
 
-    relative = _relative(question, today)
+    # "Business Today | ..." is an outlet, not a date.
+    dated_text = question
+    for source in mentioned:
+        dated_text = re.sub(re.escape(re.sub(r"^the\s+", "", source, flags=re.I)), " ", dated_text, flags=re.I)
+    relative = _relative(dated_text, today)
     if relative:
-        filters.date_from, filters.date_to, label = relative
+        low, high, label = relative
+        filters.windows = ((low, high),)
         filters.notes.append(f"date: {label}")
     else:
-        between = re.search(rf"\b(?:between|from)\s+({DATE_PATTERN})\s+(?:and|to|until)\s+({DATE_PATTERN})",
-                            question, re.I)
-        before = re.search(rf"\b(?:before|prior to|until|by)\s+({DATE_PATTERN})", question, re.I)
-        after = re.search(rf"\b(?:after|since)\s+({DATE_PATTERN})", question, re.I)
-        within = re.search(rf"\b(?:in|on|during|of|from)\s+({DATE_PATTERN})\b", question, re.I)
-        if between:
-            first, second = _parse_date(between[1]), _parse_date(between[2])
-            if first and second:
-                filters.date_from, filters.date_to = first[0], second[1]
-        elif before or after:
-            if after:
-                span = _parse_date(after[1])
-                if span:
-                    filters.date_from = span[1] + dt.timedelta(days=1) if after[0].lower().startswith(
-                        "after") else span[0]
-            if before:
-                span = _parse_date(before[1])
-                if span:
-                    filters.date_to = span[0] - dt.timedelta(days=1) if not before[0].lower().startswith(
-                        ("until", "by")) else span[1]
-        elif within:
-            span = _parse_date(within[1])
-            if span:
-                filters.date_from, filters.date_to = span
-        if filters.date_from or filters.date_to:
-            filters.notes.append(f"date: {filters.date_from or '…'} to {filters.date_to or '…'}")
+        filters.windows, filters.prefer = _absolute_windows(dated_text)
+        if len(filters.sources) > 1 and len(filters.windows) < len(filters.sources):
+            # "Before The New York Times reported on 17 November 2023, did Sporting News ...": the
+            # date belongs to one of the articles compared, so it may not exclude the others.
+            filters.prefer, filters.windows = filters.prefer + filters.windows, ()
+        if filters.windows:
+            filters.notes.append("date: " + "; ".join(f"{a or '…'} to {b or '…'}" for a, b in filters.windows))
     if re.search(r"\b(latest|most recent|newest|recently|lately)\b", lowered):
         filters.newest_first = True
     return filters
+
+
+INTRODUCED_DATE = re.compile(
+    rf"\b(between|from|before|prior to|until|by|after|since|in|on|during|of|dated|published)\s+"
+    rf"(?:the\s+)?({DATE_PATTERN}|{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}(?:st|nd|rd|th)?\s+"
+    rf"{MONTH_PATTERN}\b)", re.I)
+ANY_DATE = re.compile(rf"{DATE_PATTERN}|{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
+                      rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH_PATTERN}\b", re.I)
+SLACK = dt.timedelta(days=1)
+
+
+def _absolute_windows(question: str) -> tuple[tuple[DateWindow, ...], tuple[DateWindow, ...]]:
+    """Hard and soft windows for the dates a question introduces with a preposition ("in
+    September 2022", "on 5 October 2023", "before ...", "between ... and ...").
+
+    A date without a year takes the year of another date in the question, or is ignored. A
+    month or a day restricts; bare years ("in 2021", "from 1905 to 1913") only prefer, since
+    they often date the event rather than the report. One date after "before"/"after"/"since"/
+    "until" gives an open window; several give the union of their days (a day of slack each
+    side, since articles are dated in UTC). Years nobody introduced ("the 2018 World Cup")
+    count for nothing."""
+    introduced = {match.start(2): match.group(1).lower() for match in INTRODUCED_DATE.finditer(question)}
+    if not introduced:
+        return (), ()
+    known_years = re.findall(YEAR_PATTERN, question)
+    spans: list[tuple[str, tuple[dt.date, dt.date], bool]] = []
+    for match in ANY_DATE.finditer(question):
+        word = introduced.get(match.start(), "")
+        bare_year = bool(re.fullmatch(YEAR_PATTERN, match.group()))
+        if bare_year and not word:
+            continue
+        span = _parse_date(match.group())
+        if span is None and known_years:
+            span = _parse_date(f"{match.group()} {known_years[0]}")
+        if span is not None:
+            spans.append((word, span, bare_year))
+    precise = [(word, span) for word, span, bare_year in spans if not bare_year]
+    years = tuple(span for _, span, bare_year in spans if bare_year)
+    if not precise:
+        return (), years
+    between = re.search(rf"\b(?:between|from)\s+({DATE_PATTERN})\s+(?:and|to|until)\s+({DATE_PATTERN})",
+                        question, re.I)
+    if between and len(spans) == 2:
+        first, second = _parse_date(between[1]), _parse_date(between[2])
+        if first and second:
+            return ((first[0], second[1]),), ()
+    if len(precise) == 1:
+        word, (low, high) = precise[0]
+        if word == "after":
+            return ((high + dt.timedelta(days=1), None),), years
+        if word == "since":
+            return ((low, None),), years
+        if word in {"before", "prior to"}:
+            return ((None, low - dt.timedelta(days=1)),), years
+        if word in {"until", "by"}:
+            return ((None, high),), years
+    windows = tuple((low - SLACK, high + SLACK) if low == high else (low, high) for _, (low, high) in precise)
+    return windows, years
 
 
 # -- the kind of answer a question wants ------------------------------------------

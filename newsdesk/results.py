@@ -54,6 +54,8 @@ class AnswerResult(BaseModel):
     latency_ms: float
     note: str | None = Field(None, exclude=True,
                              description="Why the LLM answer was replaced, how many markers were dropped, etc.")
+    evidence: dict[str, float] | None = Field(None, exclude=True,
+                                              description="The extractive answerer's refusal signals.")
     search_query: str | None = Field(None, exclude=True,
                                      description="What was actually searched (a follow-up joined or rewritten).")
 

@@ -173,16 +173,18 @@ class KeywordIndex:
     # -- searching -------------------------------------------------------------------
     def mask(self, filters: QueryFilters, exclude_articles: frozenset[str]) -> np.ndarray | None:
         """1.0 where a chunk passes the filters, 0.0 elsewhere; None when nothing is filtered."""
-        if not (filters.sources or filters.date_from or filters.date_to or exclude_articles):
+        if not (filters.active or exclude_articles):
             return None
         keep = np.ones(self.size, dtype=bool)
         if filters.sources:
             wanted = set(filters.sources)
             keep &= np.array([s in wanted for s in self.sources], dtype=bool)
-        if filters.date_from or filters.date_to:
-            low = filters.date_from.toordinal() if filters.date_from else -10**9
-            high = filters.date_to.toordinal() if filters.date_to else 10**9
-            dated = (self.published_day >= low) & (self.published_day <= high)
+        if filters.windows:
+            dated = np.zeros(self.size, dtype=bool)
+            for low_date, high_date in filters.windows:
+                low = low_date.toordinal() if low_date else 0
+                high = high_date.toordinal() if high_date else 10**9
+                dated |= (self.published_day >= low) & (self.published_day <= high)
             years = filters.whole_years()
             if years:
                 dated |= (self.published_day < 0) & np.isin(self.year, years)
@@ -205,6 +207,10 @@ class KeywordIndex:
         """The chunk's publication date as an ordinal, -1 when unknown."""
         position = self._position.get(chunk_id)
         return int(self.published_day[position]) if position is not None else -1
+
+    def year_of(self, chunk_id: str) -> int:
+        position = self._position.get(chunk_id)
+        return int(self.year[position]) if position is not None else -1
 
     def article_of(self, chunk_id: str) -> str | None:
         position = self._position.get(chunk_id)
@@ -264,7 +270,24 @@ class HybridRetriever:
         query_embedding = self.embedder.embed([query])[0]
         dense_hits = self.store.query(query_embedding, min(self.depth, keyword.size),
                                       where=self._where(filters, exclude_articles))
-        return self.fuse(dense_hits, keyword_hits, keyword)
+        candidates = self.fuse(dense_hits, keyword_hits, keyword)
+        if filters.prefer:
+            candidates = self._prefer(candidates, filters, keyword)
+        return candidates
+
+    PREFER_BOOST = 1.5
+
+    def _prefer(self, candidates: list[Candidate], filters: QueryFilters, keyword: KeywordIndex) -> list[Candidate]:
+        """Raise candidates published inside a soft window (a bare year in the question)."""
+        for candidate in candidates:
+            day = keyword.published_day_of(candidate.chunk_id)
+            year = keyword.year_of(candidate.chunk_id)
+            for low, high in filters.prefer:
+                if (day >= 0 and (low is None or day >= low.toordinal()) and (high is None or day <= high.toordinal())) \
+                        or (day < 0 and year > 0 and low and high and low.year <= year <= high.year):
+                    candidate.score *= self.PREFER_BOOST
+                    break
+        return sorted(candidates, key=lambda c: -c.score)
 
     def fuse(self, dense_hits: list[tuple[str, float]], keyword_hits: list[tuple[str, float]],
              keyword: KeywordIndex) -> list[Candidate]:
@@ -284,13 +307,16 @@ class HybridRetriever:
         clauses: list[dict] = []
         if filters.sources:
             clauses.append({"source": {"$in": list(filters.sources)}})
-        if filters.date_from or filters.date_to:
-            dated: list[dict] = []
-            if filters.date_from:
-                dated.append({"published_day": {"$gte": filters.date_from.toordinal()}})
-            if filters.date_to:
-                dated.append({"published_day": {"$lte": filters.date_to.toordinal()}})
-            date_clause = dated[0] if len(dated) == 1 else {"$and": dated}
+        if filters.windows:
+            windows: list[dict] = []
+            for low, high in filters.windows:
+                bounds = []
+                if low:
+                    bounds.append({"published_day": {"$gte": low.toordinal()}})
+                if high:
+                    bounds.append({"published_day": {"$lte": high.toordinal()}})
+                windows.append(bounds[0] if len(bounds) == 1 else {"$and": bounds})
+            date_clause = windows[0] if len(windows) == 1 else {"$or": windows}
             years = filters.whole_years()
             if years:
                 # Articles that state only a year (a "(c) 2022" line) count for whole-year questions.

@@ -27,14 +27,33 @@ def test_outlet_names_match_whole_words_only():
 @pytest.mark.parametrize("question, start, end", [
     ("What happened in September 2022?", dt.date(2022, 9, 1), dt.date(2022, 9, 30)),
     ("news from Sept. 2023", dt.date(2023, 9, 1), dt.date(2023, 9, 30)),
-    ("What was reported on October 5, 2023?", dt.date(2023, 10, 5), dt.date(2023, 10, 5)),
-    ("What was reported on 5 October 2023?", dt.date(2023, 10, 5), dt.date(2023, 10, 5)),
-    ("What happened in 2022?", dt.date(2022, 1, 1), dt.date(2022, 12, 31)),
+    # A single day gets a day of slack each side: articles are dated in UTC.
+    ("What was reported on October 5, 2023?", dt.date(2023, 10, 4), dt.date(2023, 10, 6)),
+    ("What was reported on 5 October 2023?", dt.date(2023, 10, 4), dt.date(2023, 10, 6)),
     ("stories between March 2023 and May 2023", dt.date(2023, 3, 1), dt.date(2023, 5, 31)),
 ])
 def test_absolute_dates(question, start, end):
     filters = parse_filters(question, OUTLETS, TODAY)
     assert (filters.date_from, filters.date_to) == (start, end)
+
+
+def test_several_dates_give_the_union_of_their_days():
+    filters = parse_filters("After the report by The Age on October 22, 2023, did TechCrunch stay consistent in "
+                            "its November 6, 2023, article and on December 15, 2023?", OUTLETS, TODAY)
+    assert filters.windows == ((dt.date(2023, 10, 21), dt.date(2023, 10, 23)),
+                               (dt.date(2023, 11, 5), dt.date(2023, 11, 7)),
+                               (dt.date(2023, 12, 14), dt.date(2023, 12, 16)))
+    assert filters.sources == ("TechCrunch", "The Age")
+
+
+def test_a_date_without_a_year_borrows_one_or_restricts_nothing():
+    assert parse_filters("Did Polygon report on October 18th?", OUTLETS, TODAY).windows == ()
+    borrowed = parse_filters("Did Polygon report on October 18th that the 2023 game changed?", OUTLETS, TODAY)
+    assert borrowed.windows == ((dt.date(2023, 10, 17), dt.date(2023, 10, 19)),)
+
+
+def test_incidental_years_restrict_nothing():
+    assert parse_filters("Who won the 2018 World Cup?", OUTLETS, TODAY).windows == ()
 
 
 def test_before_and_after_exclude_the_named_period():
@@ -58,8 +77,31 @@ def test_relative_dates_count_from_today(question, start, end):
 
 
 def test_whole_years_let_year_only_articles_match():
-    assert parse_filters("What happened in 2022?", OUTLETS, TODAY).whole_years() == [2022]
+    assert parse_filters("What happened last year?", OUTLETS, TODAY).whole_years() == [2022]
+    assert parse_filters("What happened between January 2022 and December 2022?", OUTLETS,
+                         TODAY).whole_years() == [2022]
     assert parse_filters("What happened in September 2022?", OUTLETS, TODAY).whole_years() == []
+
+
+def test_a_bare_year_prefers_rather_than_restricts():
+    filters = parse_filters("How much did Google spend in 2021 on search deals?", OUTLETS, TODAY)
+    assert filters.windows == ()
+    assert filters.prefer == ((dt.date(2021, 1, 1), dt.date(2021, 12, 31)),)
+
+
+def test_one_date_among_several_outlets_does_not_exclude_the_others():
+    filters = parse_filters("Before The Verge reported on November 17, 2023, did TechCrunch say the same?",
+                            OUTLETS, TODAY)
+    assert filters.sources == ("TechCrunch", "The Verge")
+    assert filters.windows == ()
+    assert filters.prefer == ((dt.date(2023, 11, 16), dt.date(2023, 11, 18)),)
+
+
+def test_dates_inside_outlet_names_and_stories_restrict_nothing():
+    outlets = OUTLETS + ["Business Today | Latest Stock Market And Economy News India"]
+    assert parse_filters("Does the article from Business Today | Latest Stock Market And Economy News India "
+                         "discuss Italy?", outlets, TODAY).windows == ()
+    assert parse_filters("How did Kirk Cousins do in last week's game?", OUTLETS, TODAY).windows == ()
 
 
 def test_latest_asks_for_newest_first_without_a_date_range():
