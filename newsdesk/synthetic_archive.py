@@ -670,7 +670,7 @@ def generate(articles: int, seed: int = 7, *, questions: int = 200, unplanted: i
             a_role = role if role.startswith(("a ", "an ")) else f"a {role}"
             sentences.append(_fill(template, dict(slots, person=rng.choice(world.people), a_role=a_role)))
         for fact in planted:
-            sentences.insert(rng.randint(1, min(len(sentences), 8)), fact.sentence)
+            sentences.insert(rng.randint(1, len(sentences)), fact.sentence)
         paragraphs, current = [], []
         for sentence in sentences:
             current.append(sentence)

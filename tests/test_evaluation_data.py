@@ -156,3 +156,12 @@ def test_unplanted_questions_ask_for_facts_no_article_holds():
                     pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(value) if value else r"[^\n]{1,80}?")
                 mentioning = [body for body in bodies if all(value in body for value in key.values())]
                 assert not any(re.search(pattern, body) for body in mentioning), (q.question, other.name)
+
+
+def test_planted_facts_sit_anywhere_in_the_article_not_only_in_its_opening():
+    # A fact always near the top would favour systems that embed only an article's first 256 tokens.
+    archive = generate(400, seed=5, questions=150, unplanted=0)
+    bodies = {row["url"]: row["body"] for row in archive.articles}
+    positions = [bodies[f.article_url].index(f.sentence) / len(bodies[f.article_url]) for f in archive.facts]
+    assert sum(p > 0.5 for p in positions) / len(positions) > 0.3
+    assert sum(p < 0.5 for p in positions) / len(positions) > 0.3
