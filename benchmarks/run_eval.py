@@ -42,7 +42,7 @@ SYSTEMS = ("newsdesk", "baseline")
 SYNTHETIC_SEED = 7
 
 
-def prepare(dataset: str, size: str, work: Path) -> tuple[Path, Path, str]:
+def prepare(dataset: str, size: str, work: Path, bench: Path) -> tuple[Path, Path, str]:
     """The corpus path, the questions file and the attribution line for one data set."""
     if dataset == "seeds":
         return ROOT / "seeds", ROOT / "benchmarks" / "questions" / "seeds.jsonl", \
@@ -50,14 +50,14 @@ def prepare(dataset: str, size: str, work: Path) -> tuple[Path, Path, str]:
     if dataset == "multihop":
         from newsdesk.evaluation_data import MULTIHOP_ATTRIBUTION, build_multihop
 
-        built = build_multihop(SHARED_BENCH / "multihop", work)
+        built = build_multihop(bench / "multihop", work)
         return built.corpus, built.questions, MULTIHOP_ATTRIBUTION
     if dataset == "synthetic":
         from newsdesk.synthetic_archive import ATTRIBUTION, SIZES, generate, write_archive
 
-        corpus, questions = work / "corpus" / "synthetic.jsonl", work / "questions.jsonl"
-        if not (corpus.is_file() and questions.is_file()):
-            write_archive(generate(SIZES[size], seed=SYNTHETIC_SEED, questions=200, unplanted=50), work)
+        # Regenerated every run (seconds even at 100k chunks); unchanged articles are not embedded again.
+        corpus, questions = write_archive(generate(SIZES[size], seed=SYNTHETIC_SEED, questions=200, unplanted=50),
+                                          work)
         return corpus, questions, f"{ATTRIBUTION}; {SIZES[size]} articles, seed {SYNTHETIC_SEED}"
     raise SystemExit(f"unknown data set {dataset!r}; choose from {', '.join(DATASETS)}")
 
@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated: " + ", ".join(SYSTEMS))
     parser.add_argument("--size", default="1k", choices=["1k", "10k", "100k"], help="synthetic archive size")
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--work", type=Path, default=WORK, help=f"indexes and reports (default {WORK})")
+    parser.add_argument("--bench", type=Path, default=SHARED_BENCH,
+                        help=f"the shared benchmark data (default {SHARED_BENCH})")
     args = parser.parse_args(argv)
 
     from newsdesk.embedding import load_embedder
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         name = f"synthetic-{args.size}" if dataset == "synthetic" else dataset
         work = args.work / name
         work.mkdir(parents=True, exist_ok=True)
-        corpus, questions, attribution = prepare(dataset, args.size, work)
+        corpus, questions, attribution = prepare(dataset, args.size, work, args.bench)
         reports, builds = [], []
         chosen = args.systems.split(",")
         for system in SYSTEMS:
