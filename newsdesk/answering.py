@@ -80,13 +80,16 @@ class Evidence:
 
     sentence_coverage: float
     passage_coverage: float
+    union_coverage: float
     dense: float
     missing_names: float
+    shape_missing: bool = False
 
     @property
     def score(self) -> float:
-        coverage = max(self.sentence_coverage, 0.7 * self.passage_coverage)
-        return (0.5 * coverage + 0.5 * self.dense) * (1.0 - 0.6 * self.missing_names)
+        coverage = max(self.sentence_coverage, 0.7 * self.passage_coverage, 0.6 * self.union_coverage)
+        score = (0.5 * coverage + 0.5 * self.dense) * (1.0 - 0.6 * self.missing_names)
+        return score * (0.75 if self.shape_missing else 1.0)
 
 
 @dataclass
@@ -180,12 +183,17 @@ class ExtractiveAnswerer:
         """How sure we are that the archive holds the answer (see `Evidence`)."""
         total = sum(weights.values()) or 1.0
         passage_coverage = 0.0
+        everywhere: set[str] = set()
         for passage in passages:
             terms = self._terms.of(passage).passage
+            everywhere |= terms
             passage_coverage = max(passage_coverage, sum(w for t, w in weights.items() if t in terms) / total)
+        union_coverage = sum(w for t, w in weights.items() if t in everywhere) / total
         dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
-        return Evidence(best.coverage, passage_coverage, max(dense, 0.0),
-                        self._missing_names(question, passages, weights))
+        wanted = answer_type(question)
+        shape_missing = wanted in MEASURED_TYPES and not has_answer_shape(best.text, wanted)
+        return Evidence(best.coverage, passage_coverage, union_coverage, max(dense, 0.0),
+                        self._missing_names(question, passages, weights), shape_missing)
 
     def _missing_names(self, question: str, passages: Sequence[Passage], weights: dict[str, float]) -> float:
         """Share (idf-weighted) of the names in the question that no passage mentions: asked about

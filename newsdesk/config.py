@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     top_k: int = Field(8, validation_alias="TOP_K", description="Passages handed to the answerer.")
     max_chunks_per_article: int = Field(3, validation_alias="MAX_CHUNKS_PER_ARTICLE")
     refusal_threshold: float = Field(
-        0.35,
+        0.30,
         validation_alias="REFUSAL_THRESHOLD",
         description="Below this evidence score the engine says the archive does not hold the answer.",
     )

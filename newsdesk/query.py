@@ -254,7 +254,9 @@ def answer_type(question: str) -> str | None:
         return "age"
     if re.search(r"\bhow long\b(?! is the| was the| are the| were the)|\bfor how long\b|\bwhat period\b", q):
         return "duration"
-    if re.search(r"\bhow (?:many|much|large|big|long)\b|\bwhat (?:number|percentage|share|amount)\b", q):
+    if re.search(r"\bhow (?:many|much|large|big|long)\b|\bwhat (?:number|percentage|share|amount)\b|"
+                 r"\bwhat (?:is|was|were|are) the (?:number|total|amount|cost|price|population|size|budget|"
+                 r"value|revenue|turnout)\b|\bpopulation\b", q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|day|month)\b", q):
         return "date"
