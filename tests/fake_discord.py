@@ -434,6 +434,10 @@ class FakeDiscordThread:
         asyncio.run_coroutine_threadsafe(self.fake.start(), self._loop).result(30)
         return self.fake
 
+    def call(self, coroutine, timeout: float = 60.0) -> Any:
+        """Run one of the fake's coroutines on its loop, from the test's thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
     def __exit__(self, *exc_info: Any) -> None:
         asyncio.run_coroutine_threadsafe(self.fake.stop(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)

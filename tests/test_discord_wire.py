@@ -325,3 +325,26 @@ async def test_feeds_are_polled_in_the_background_and_reported_to_the_mod_log(
             lambda r: r.path == f"/channels/{fake.channel_id}/messages" and "Feeds" in r.json["content"])
         assert report.json["content"] == "**Feeds:** 1 new article"
         assert report.json["allowed_mentions"]["parse"] == []
+
+
+def test_newsdesk_bot_answers_as_the_operator_runs_it(operator_env, index_settings):
+    """`newsdesk bot` end to end: settings from the environment, the engine and the audit store
+    in the data directory, a mention answered; the session ends when Discord revokes the token."""
+    operator_env.setenv("DISCORD_TOKEN", "good-token")
+    outcome: dict[str, int] = {}
+    discord_side = FakeDiscordThread()
+    with discord_side as server, pointing_discord_py_at(server):
+        alice = server.add_user("alice")
+        bot_process = threading.Thread(target=lambda: outcome.setdefault("code", cli.main(["bot"])))
+        bot_process.start()
+        discord_side.call(server.wait_until(lambda: server.identifies == 1, timeout=120), timeout=130)
+        question = discord_side.call(server.send_message(alice, f"<@{server.bot.id}> {ALTANBULAG}"))
+        answer = discord_side.call(server.wait_for_request(posted_to(f"/channels/{question['id']}/messages")))
+        discord_side.call(server.drop_gateway(code=4004))
+        bot_process.join(60)
+    assert "3,000" in answer.json["content"]
+    assert outcome["code"] == 2  # the revoked token ends the run with the one-line message
+    with AuditStore.from_settings(index_settings) as store:
+        [record] = store.list_answers().items
+        assert record.question == ALTANBULAG and record.asker_id == str(alice.id)
+
