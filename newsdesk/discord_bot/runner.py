@@ -43,8 +43,9 @@ def build_bot(settings: Settings, **client_options: Any) -> NewsdeskBot:
     from newsdesk.audit import AuditStore
     from newsdesk.engine import Engine
 
+    # The engine first: with no index yet it fails before anything is created in the data directory.
+    engine = Engine(settings, hidden_articles=lambda: audit.hidden_articles())
     audit = AuditStore.from_settings(settings)
-    engine = Engine(settings, hidden_articles=audit.hidden_articles)
     engine.warm_up()
     poller = None
     if settings.feeds and settings.feeds_poll_minutes:
