@@ -161,6 +161,8 @@ class NewsdeskBot(discord.Client):
 
     async def _answer_message(self, message: discord.Message) -> None:
         question = self._question_text(message.content)
+        if not question and not self._mentions_me(message.content):
+            return  # a picture or sticker in the bot's thread: nothing was asked
         problem = self._question_problem(question)
         if problem:
             await message.reply(problem, mention_author=False, allowed_mentions=NO_PINGS)
