@@ -217,7 +217,7 @@ class Ingestor:
         for article in articles:
             version = self.article_version(article)
             state = states.get(article.id)
-            if state is not None and state.complete_version() == version:
+            if state is not None and state.is_complete(version):
                 summary.articles.unchanged += 1
                 plan.stale += [i for v, ids in state.versions.items() if v != version for i in ids]
                 plan.unchanged[article.id] = (article, version, state.versions[version])

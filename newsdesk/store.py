@@ -133,10 +133,14 @@ class ArticleState:
     expected: dict[str, int] = field(default_factory=dict)
     source_file: str | None = None
 
+    def is_complete(self, version: str) -> bool:
+        """All chunks of this version are stored (others may be stored beside them)."""
+        return len(set(self.versions.get(version, ()))) == self.expected.get(version, -1)
+
     def complete_version(self) -> str | None:
-        """The version whose chunks are all present, if exactly that is stored."""
-        for version, ids in self.versions.items():
-            if len(set(ids)) == self.expected.get(version, -1):
+        """A version whose chunks are all present (the first found, when a crash left two)."""
+        for version in self.versions:
+            if self.is_complete(version):
                 return version
         return None
 
