@@ -9,14 +9,9 @@ import pytest
 
 from newsdesk.articles import Article, SourceFile, parse_file
 from newsdesk.chunking import Chunker, chunk_header, split_sentences
-from newsdesk.embedding import MAX_TOKENS, load_embedder
+from newsdesk.embedding import MAX_TOKENS
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_4510fe1ca80486bb.txt"
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder()
 
 
 @pytest.fixture(scope="module")
