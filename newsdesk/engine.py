@@ -25,7 +25,7 @@ from newsdesk.store import ChunkStore
 
 log = logging.getLogger(__name__)
 
-CANDIDATES_SHOWN = 20
+CANDIDATES_SHOWN = 100
 PASSAGE_POOL = 30
 
 

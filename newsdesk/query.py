@@ -295,3 +295,4 @@ def is_follow_up(question: str) -> bool:
     words = re.findall(r"\w+", question)
     return bool(FOLLOW_UP_START.search(question)) or len(words) <= 4 or (
         len(words) <= 8 and bool(PRONOUN.search(question)))
+

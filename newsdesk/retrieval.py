@@ -264,16 +264,28 @@ class HybridRetriever:
         if not keyword.size:
             return []
         mask = keyword.mask(filters, exclude_articles)
-        keyword_hits = keyword.search(tokenize(query), self.depth, mask)
         if mask is not None and not mask.any():
             return []
+        keyword_hits = keyword.search(tokenize(query), self.depth, mask)
         query_embedding = self.embedder.embed([query])[0]
         dense_hits = self.store.query(query_embedding, min(self.depth, keyword.size),
                                       where=self._where(filters, exclude_articles))
-        candidates = self.fuse(dense_hits, keyword_hits, keyword)
+        ranked = self._spread(self.fuse(dense_hits, keyword_hits, keyword))
         if filters.prefer:
-            candidates = self._prefer(candidates, filters, keyword)
-        return candidates
+            ranked = self._prefer(ranked, filters, keyword)
+        return ranked
+
+    REPEAT_DISCOUNT = 0.85
+
+    def _spread(self, ranked: list[Candidate]) -> list[Candidate]:
+        """Each further chunk of an article already ranked counts a little less, so the head of
+        the list covers more articles."""
+        seen: dict[str, int] = {}
+        for candidate in ranked:
+            repeats = seen.get(candidate.article_id, 0)
+            candidate.score *= self.REPEAT_DISCOUNT ** repeats
+            seen[candidate.article_id] = repeats + 1
+        return sorted(ranked, key=lambda c: -c.score)
 
     PREFER_BOOST = 1.5
 
@@ -291,6 +303,7 @@ class HybridRetriever:
 
     def fuse(self, dense_hits: list[tuple[str, float]], keyword_hits: list[tuple[str, float]],
              keyword: KeywordIndex) -> list[Candidate]:
+        """Weighted reciprocal rank fusion of the dense and the keyword ranking."""
         candidates: dict[str, Candidate] = {}
         for rank, (cid, similarity) in enumerate(dense_hits):
             candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
