@@ -234,6 +234,8 @@ def parse_date(value: object) -> tuple[dt.date | None, int | None]:
 
 # -- plain text and markdown ----------------------------------------------------
 
+# libyaml's safe loader when PyYAML was built with it: the same results, several times faster.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _COPYRIGHT_MARK = r"(?:copyright\s*(?:©|\(c\))?|©|\(c\))"
 # "(c) 2022 AFP", "© 2022 AFP. All rights reserved.", "Copyright © 2022 Reuters", "© AFP 2022"
@@ -262,7 +264,7 @@ def parse_plain_text(raw: str, *, markdown: bool = False) -> dict:
     match = FRONT_MATTER.match(text)
     if match:
         try:
-            meta = yaml.safe_load(match.group(1)) or {}
+            meta = yaml.load(match.group(1), Loader=YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise ArticleError(f"malformed front matter: {str(exc).splitlines()[0]}") from None
         if not isinstance(meta, dict):
