@@ -203,7 +203,16 @@ class ExtractiveAnswerer:
             return 0.0
         present = frozenset().union(*(self._terms.of(p).passage for p in passages))
         total = sum(weights[t] for t in names) or 1.0
-        return sum(weights[t] for t in names if t not in present) / total
+        missing_words = sum(weights[t] for t in names if t not in present) / total
+        # "Silverline Pharma" is not "Silverline Software" plus "Riverbend Pharma": when every
+        # word of a name is found but never together, the passages are about someone else.
+        texts = [_folded(f"{p.metadata.get('title', '')} {p.metadata.get('source', '')} {p.text}") for p in passages]
+        missing_phrases = 0.0
+        for phrase in name_phrases(question):
+            terms = set(tokenize(phrase))
+            if terms <= present and not any(_folded(phrase) in text for text in texts):
+                missing_phrases += sum(weights.get(t, 0.0) for t in terms)
+        return max(missing_words, min(missing_phrases / total, 1.0))
 
     def _score_sentences(self, passages: Sequence[Passage], weights: dict[str, float], wanted: str | None,
                          question_terms: set[str]) -> list[_Scored]:
@@ -280,6 +289,31 @@ def named_terms(question: str) -> list[str]:
     names = [w for i, w in enumerate(words)
              if w[0].isupper() and (i > 0 or w.isupper()) and w.lower().rstrip(".") not in CALENDAR_WORDS]
     return list(dict.fromkeys(tokenize(" ".join(names))))
+
+
+QUESTION_OPENERS = frozenset("""what who whom whose how when where which why did does do is was are were has have
+had can could will would should according in on after before between since during""".split())
+NAME_RUN = re.compile(r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|de|del|von|van)\s+)?[A-Z][\w’'.-]*)+")
+HONORIFICS = frozenset("mr mrs ms dr rep sen gov gen judge president prime minister chancellor coach".split())
+
+
+def name_phrases(question: str) -> list[str]:
+    """Runs of two or more capitalised words ("Brammoor General Hospital", "University of Fenholm")."""
+    phrases = []
+    for match in NAME_RUN.finditer(question):
+        words = [re.sub(r"['’]s?$", "", w) for w in match.group().split()]
+        if match.start() == 0 and words[0].lower() in QUESTION_OPENERS:
+            words = words[1:]
+        while words and (words[0].lower() in {"of", "the"} or words[0].lower().rstrip(".") in HONORIFICS):
+            words = words[1:]
+        words = [w for w in words if w.lower().strip(".,'’") not in CALENDAR_WORDS]
+        if len(words) >= 2:
+            phrases.append(" ".join(words).strip(".,'’"))
+    return phrases
+
+
+def _folded(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _as_sentence(text: str) -> str:
