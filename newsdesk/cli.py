@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -403,7 +404,8 @@ def run_review(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- main ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_eval, add_audit, add_review, add_watch]
+COMMANDS: list[Callable] = [add_ingest, add_ask, add_chat, add_bot, add_watch, add_audit, add_review,
+                            add_eval]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -447,6 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsdesk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `newsdesk audit list | head`: the reader left; say nothing more, not even at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def json_dump(value) -> str:

@@ -114,7 +114,7 @@ class KeywordIndex:
     # -- building and loading ----------------------------------------------------
     @classmethod
     def build(cls, store: ChunkStore, version: str) -> "KeywordIndex":
-        import bm25s
+        bm25s = _import_bm25s()
 
         chunk_ids, article_ids, sources, days, years, corpus = [], [], [], [], [], []
         frequency: dict[str, int] = {}
@@ -156,7 +156,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, directory: Path) -> "KeywordIndex | None":
-        import bm25s
+        bm25s = _import_bm25s()
 
         try:
             meta = json.loads((directory / "meta.json").read_text())
@@ -215,6 +215,14 @@ class KeywordIndex:
     def article_of(self, chunk_id: str) -> str | None:
         position = self._position.get(chunk_id)
         return self.article_ids[position] if position is not None else None
+
+
+def _import_bm25s():
+    """bm25s sets its own logger to DEBUG on import; keep it at the level the application chose."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
 
 
 def _rmtree(path: Path) -> None:
