@@ -133,7 +133,9 @@ class Engine:
 
     def _passages(self, candidates: list[Candidate]) -> list[Passage]:
         """The top candidates, at most `max_chunks_per_article` from one article, numbered from 1."""
-        pool = candidates[:PASSAGE_POOL]
+        # Twice the passages wanted is enough to fill them despite the per-article cap, and
+        # fetching from Chroma is the costliest step after the query embedding.
+        pool = candidates[:min(PASSAGE_POOL, 2 * self.settings.top_k)]
         chunks = self.store.get_chunks([c.chunk_id for c in pool])
         per_article: dict[str, int] = {}
         passages: list[Passage] = []
