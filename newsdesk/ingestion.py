@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -452,7 +453,14 @@ def tqdm_progress(enabled: bool) -> Callable[[int], Progress] | None:
     def start(total: int) -> Progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False, file=sys.stderr)
+        try:
+            size = os.get_terminal_size(sys.stderr.fileno())
+            measured = size.columns > 0 and size.lines > 0
+        except OSError:
+            measured = False
+        # A terminal that reports no size (a bare pty, `script`) would make tqdm hide the bar.
+        shape = {} if measured else {"ncols": 80, "nrows": 24}
+        bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False, file=sys.stderr, **shape)
 
         def tick(done: int) -> None:
             bar.update(done)

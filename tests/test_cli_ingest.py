@@ -60,6 +60,33 @@ def test_the_data_dir_comes_from_the_environment_and_the_summary_reads_well(tmp_
     assert completed.stderr == "", "no progress bar when stderr is not a terminal"
 
 
+def test_a_progress_bar_on_a_terminal_and_none_with_quiet(tmp_path):
+    import pty
+
+    def stderr_on_a_terminal(*extra: str) -> str:
+        controller, terminal = pty.openpty()
+        process = subprocess.Popen([sys.executable, "-m", "newsdesk", "ingest", str(SEEDS), "--rebuild",
+                                    "--data-dir", str(tmp_path / "data"), *extra],
+                                   cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=terminal)
+        os.close(terminal)
+        output = b""
+        while True:
+            try:
+                block = os.read(controller, 4096)
+            except OSError:  # EIO: the process closed its end
+                break
+            if not block:
+                break
+            output += block
+        os.close(controller)
+        assert process.wait(timeout=300) == 0
+        return output.decode(errors="replace")
+
+    shown = stderr_on_a_terminal()
+    assert "embedding" in shown and "chunk" in shown
+    assert stderr_on_a_terminal("--quiet") == ""
+
+
 def test_bad_files_are_reported_the_rest_indexed_exit_1(tmp_path):
     corpus = tmp_path / "corpus"
     write_article(corpus, "good.txt", "Good story", "It went well.")
