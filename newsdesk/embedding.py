@@ -65,6 +65,20 @@ def _verified_files() -> tuple[Path, Path]:
     return model, TOKENIZER_PATH
 
 
+SHORT_TOKENS = 64
+
+
+def _session(model_path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
 class MiniLMEmbedding(BaseEmbedding):
     """Sentence embeddings exactly as sentence-transformers computes them for this model:
     WordPiece tokens (at most 256), mean pooling over real tokens, L2 normalisation."""
@@ -74,6 +88,7 @@ class MiniLMEmbedding(BaseEmbedding):
     num_threads: int = 0
 
     _session: object = PrivateAttr(default=None)
+    _single: object = PrivateAttr(default=None)
     _tokenizer: object = PrivateAttr(default=None)
     _counter: object = PrivateAttr(default=None)
     _input_names: tuple = PrivateAttr(default=())
@@ -93,7 +108,6 @@ class MiniLMEmbedding(BaseEmbedding):
         with self._lock:
             if self._session is not None:
                 return
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
             model_path, tokenizer_path = _verified_files()
@@ -103,18 +117,22 @@ class MiniLMEmbedding(BaseEmbedding):
             counter = Tokenizer.from_file(str(tokenizer_path))
             counter.no_truncation()
             counter.no_padding()
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
-            threads = self.num_threads or os.cpu_count() or 1
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            session = ort.InferenceSession(str(model_path), sess_options=options,
-                                           providers=["CPUExecutionProvider"])
+            session = _session(model_path, self.num_threads or os.cpu_count() or 1)
             self._input_names = tuple(i.name for i in session.get_inputs())
             self._tokenizer = tokenizer
             self._counter = counter
             self._session = session
+
+    def _session_for(self, texts: list[str], longest: int):
+        """One short text (a question) runs faster on one thread than split across cores: on
+        the 2-core machine 17 ms against 32 ms. Batches use every core."""
+        if len(texts) > 1 or longest > SHORT_TOKENS:
+            return self._session
+        if self._single is None:
+            with self._lock:
+                if self._single is None:
+                    self._single = _session(_verified_files()[0], 1)
+        return self._single
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens in each text, without the [CLS]/[SEP] pair and without truncation."""
@@ -153,7 +171,7 @@ class MiniLMEmbedding(BaseEmbedding):
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._input_names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._session.run(None, feeds)[0]
+            hidden = self._session_for(texts, width).run(None, feeds)[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
