@@ -37,7 +37,7 @@ from newsdesk.articles import Article, ArticleError, discover, parse_file
 from newsdesk.chunking import CHUNKER_VERSION, Chunk, Chunker
 from newsdesk.config import Settings
 from newsdesk.embedding import MiniLMEmbedding, load_embedder
-from newsdesk.store import ArticleState, ChunkStore, StoreError, chunk_id, server_unavailable
+from newsdesk.store import ArticleState, ChunkStore, chunk_id, server_unavailable
 
 EMBED_GROUP_CHUNKS = 256
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest_support import chroma_server  # noqa: F401  (one `chroma run` server for the whole session)
 from newsdesk.config import Settings, load_settings
 from newsdesk.embedding import MiniLMEmbedding, load_embedder
 

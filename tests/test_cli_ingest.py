@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_support import (PROJECT_ROOT, SUMMARY_KEYS, assert_index_is_exactly, chroma_server, cli_env,  # noqa: F401
+from ingest_support import (PROJECT_ROOT, SUMMARY_KEYS, assert_index_is_exactly, cli_env,
                             current_articles, free_port, make_settings, run_cli, run_ingest_json, write_article)
 from newsdesk.embedding import DIMENSION, MODEL_ID
 from newsdesk.ingestion import Ingestor

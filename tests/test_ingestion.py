@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_support import (assert_index_is_exactly, chroma_server, current_articles, index_contents, make_settings,  # noqa: F401
+from ingest_support import (assert_index_is_exactly, current_articles, index_contents, make_settings,
                             open_store, write_article)
 from newsdesk.ingestion import Ingestor, UsageError
 from newsdesk.store import ModelMismatch, chunk_id
