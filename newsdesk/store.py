@@ -342,17 +342,3 @@ class ChunkStore:
         keys = [article_key(a) for a in article_ids]
         for start in range(0, len(keys), WRITE_BATCH):
             self._articles.delete(ids=keys[start:start + WRITE_BATCH])
-
-    def prune_article_texts(self, keep: set[str]) -> None:
-        """Drop article texts whose chunks are gone (after a crash between the two writes)."""
-        offset, stale = 0, []
-        while True:
-            page = self._articles.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
-            if not page["ids"]:
-                break
-            stale += [i for i, m in zip(page["ids"], page["metadatas"]) if m.get("article_id") not in keep]
-            if len(page["ids"]) < GET_PAGE:
-                break
-            offset += len(page["ids"])
-        for start in range(0, len(stale), WRITE_BATCH):
-            self._articles.delete(ids=stale[start:start + WRITE_BATCH])
