@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import fcntl
 import hashlib
 import inspect
 import json
@@ -38,7 +37,8 @@ from pydantic import BaseModel, Field, field_validator
 from newsdesk.articles import Article, ArticleError, normalise_text, parse_date, parse_html
 from newsdesk.config import Settings
 from newsdesk.fetching import Fetcher, FetchError, FetchPolicy, FetchResult, Validators, redact
-from newsdesk.ingestion import ArticleCounts, ChunkCounts, Failure, Ingestor, IngestSummary, UsageError
+from newsdesk.ingestion import (ArticleCounts, ChunkCounts, Failure, Ingestor, IngestSummary, LockFile,
+                                UsageError)
 from newsdesk.pages import PageStore, StoredPage, now_iso
 from newsdesk.store import StoreError
 
@@ -614,10 +614,10 @@ class FeedPoller:
     async def poll(self, feeds: Iterable[str] | None = None) -> WebReport | None:
         """One poll of `feeds` (default: settings.feeds); None if another poll is still running."""
         feeds = list(self.settings.feeds if feeds is None else feeds)
-        lock = _PollLock(self.settings.data_dir)
+        lock = LockFile(Path(self.settings.data_dir) / "web" / ".poll.lock")
         started = time.perf_counter()
         try:
-            if not lock.acquire():
+            if not lock.acquire(wait=False):
                 logger.info("feed poll skipped: another poll is still running")
                 return None
             collected = await WebCollector(self.settings, self.policy).collect(feeds)
@@ -687,35 +687,6 @@ async def watch(settings: Settings, feeds: Iterable[str], seconds: float, *, emi
 def _failed_report(path: str, error: str) -> WebReport:
     return WebReport(summary=IngestSummary(failures=[Failure(path=path, error=error)],
                                            articles=ArticleCounts(failed=1)))
-
-
-class _PollLock:
-    """A non-blocking lock file: the second poll is skipped rather than queued."""
-
-    def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / "web" / ".poll.lock"
-        self.handle = None
-
-    def acquire(self) -> bool:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(self.path, "w")
-        except OSError as exc:
-            raise UsageError(f"cannot write to the data directory {self.path.parent}: "
-                             f"{exc.strerror or exc}") from None
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            self.handle = None
-            return False
-        return True
-
-    def release(self) -> None:
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-            self.handle = None
 
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)", re.IGNORECASE)

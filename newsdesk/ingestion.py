@@ -165,7 +165,7 @@ class Ingestor:
         started = started if started is not None else time.perf_counter()
         summary = IngestSummary(failures=list(failures or []))
         articles = self._drop_duplicates(articles, summary)
-        with _IndexLock(self.settings.data_dir), self._server_errors():
+        with _index_lock(self.settings.data_dir), self._server_errors():
             store = self.open_store(create=True, rebuild=rebuild)
             states = store.article_states()
             plan = self._plan(articles, states, summary)
@@ -419,14 +419,17 @@ class _PruneScope:
         return state.article_id not in self.produced[source]
 
 
-class _IndexLock:
-    """One writer at a time per data directory (the bot's /reindex beside a CLI run)."""
+class LockFile:
+    """An exclusive lock on a file in the data directory (flock, so the kernel lets go if the
+    process dies): one ingestion writing at a time, one feed poll at a time."""
 
-    def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / ".ingest.lock"
+    def __init__(self, path: Path, waiting: str = "another process holds %s; waiting for it"):
+        self.path = Path(path)
+        self.waiting = waiting
         self.handle = None
 
-    def __enter__(self) -> "_IndexLock":
+    def acquire(self, *, wait: bool) -> bool:
+        """Take the lock; without `wait`, return False at once if someone else holds it."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "w")
@@ -436,13 +439,32 @@ class _IndexLock:
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.warning("another ingestion is running in %s; waiting for it to finish", self.path.parent)
+            if not wait:
+                self.handle.close()
+                self.handle = None
+                return False
+            log.warning(self.waiting, self.path.parent)
             fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self) -> "LockFile":
+        self.acquire(wait=True)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        self.release()
+
+
+def _index_lock(data_dir: Path) -> LockFile:
+    """One writer at a time per data directory (the bot's /reindex beside a CLI run)."""
+    return LockFile(Path(data_dir) / ".ingest.lock",
+                    "another ingestion is running in %s; waiting for it to finish")
 
 
 def tqdm_progress(enabled: bool) -> Callable[[int], Progress] | None:
