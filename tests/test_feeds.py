@@ -511,9 +511,11 @@ async def test_watch_command_polls_and_stops_on_ctrl_c(site, tmp_path):
     gazette(site)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FEEDS": "",
            "NEWSDESK_DATA_DIR": str(tmp_path / "d")}
+    # As from a terminal: a runner started in the background (`cmd &`) passes SIGINT down ignored.
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "newsdesk", "watch", "--feed", site.url("/news.rss"), "--every", "1h",
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = await asyncio.wait_for(process.stdout.readline(), timeout=180)
         assert line.decode().rstrip().endswith(" 2 new articles")
