@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from newsdesk.config import Settings, load_settings
+from newsdesk.config import Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"newsdesk: {exc}", file=sys.stderr)
         return exc.code
-    except (UsageError, StoreError, EmbeddingModelError) as exc:
+    except (UsageError, StoreError, EmbeddingModelError, SettingsError) as exc:
         print(f"newsdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

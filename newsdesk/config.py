@@ -26,6 +26,10 @@ def _split_list(value: object) -> object:
     return value
 
 
+class SettingsError(ValueError):
+    """Settings that do not fit together; the message names the settings to change."""
+
+
 class Settings(BaseSettings):
     """Every setting newsdesk has; `.env.example` documents each with its default."""
 

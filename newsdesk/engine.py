@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from newsdesk.answering import ExtractiveAnswerer, LLMAnswerer, Passage
-from newsdesk.config import Settings
+from newsdesk.config import Settings, SettingsError
 from newsdesk.embedding import MiniLMEmbedding, load_embedder
 from newsdesk.query import QueryFilters, is_follow_up, parse_filters
 from newsdesk.results import MAX_QUESTION_CHARS, REFUSAL, AnswerResult, QuestionError, Retrieved, Turn
@@ -30,7 +30,7 @@ PASSAGE_POOL = 30
 
 
 class EngineStatus(BaseModel):
-    """What `/status` and `newsdesk status` show."""
+    """What the bot's `/status` shows."""
 
     articles: int
     chunks: int
@@ -53,9 +53,11 @@ class Engine:
         self.today = today
         self.extractive = ExtractiveAnswerer(settings.refusal_threshold)
         self.llm: LLMAnswerer | None = None
+        if settings.answerer not in {"extractive", "llm"}:
+            raise SettingsError(f"NEWSDESK_ANSWERER is {settings.answerer!r}; use extractive or llm")
         if settings.answerer == "llm":
             if not (settings.llm_base_url and settings.llm_model):
-                raise QuestionError("NEWSDESK_ANSWERER=llm needs LLM_BASE_URL and LLM_MODEL")
+                raise SettingsError("NEWSDESK_ANSWERER=llm needs LLM_BASE_URL and LLM_MODEL")
             self.llm = LLMAnswerer(settings.llm_base_url, settings.llm_model,
                                    settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
                                    settings.llm_timeout_seconds, self.extractive)

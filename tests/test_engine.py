@@ -159,3 +159,14 @@ def test_keyword_side_follows_new_ingestion(engine, corpus, embedder, tmp_path):
     assert "24 new carriages" in after.answer
     assert after.citations[0].article_id == "extra/tram.md"
     assert after.citations[0].published == "2023-10-02"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"answerer": "gpt"}, "use extractive or llm"),
+    ({"answerer": "llm"}, "needs LLM_BASE_URL and LLM_MODEL"),
+])
+def test_answerer_settings_that_cannot_work_are_named(engine, embedder, overrides, message):
+    from newsdesk.config import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        Engine(engine.settings.model_copy(update=overrides), embedder=embedder)
