@@ -55,7 +55,8 @@ safe inside a Discord custom_id)::
     store.purge_older_than(days: int, now=None) -> int   # answers deleted
     store.purge_expired() -> int                         # by AUDIT_RETENTION_DAYS; 0 when unset (keep)
         # (record_answer also runs it, at most hourly, when AUDIT_RETENTION_DAYS is set)
-    store.forget_user(user_id) -> ForgetReport           # their answers and votes; anonymised as moderator
+    store.forget_user(user_id) -> ForgetReport           # their answers and votes; anonymised as moderator;
+        # copies of their questions in others' thread follow-ups (turns, search query) become "[removed]"
 
 Errors: `AuditError` (cannot open, newer schema), `UnknownAnswer` (no such answer id), `ValueError`
 for a bad vote or an empty reason. Times are timezone-aware UTC datetimes.
@@ -89,6 +90,7 @@ PURGE_EVERY = timedelta(hours=1)
 _log = logging.getLogger(__name__)
 DEFAULT_PAGE = 20
 FORGOTTEN = "forgotten"
+REMOVED = "[removed]"
 
 
 class AuditError(RuntimeError):
@@ -252,6 +254,7 @@ class ForgetReport(BaseModel):
     answers: int = 0
     votes: int = 0
     moderator_actions_anonymised: int = 0
+    copies_removed: int = Field(0, description="Turns and search queries in others' follow-ups scrubbed.")
 
 
 # -- schema ----------------------------------------------------------------------------
@@ -862,6 +865,7 @@ class AuditStore:
         """Delete everything one person asked and voted; their moderator actions stay, anonymised."""
         user = str(user_id)
         with self._write() as conn:
+            copies = self._scrub_copies(conn, user)
             votes = conn.execute("DELETE FROM feedback WHERE user_id = ?", (user,)).rowcount
             answers = conn.execute("DELETE FROM answers WHERE asker_id = ?", (user,)).rowcount
             actions = conn.execute("UPDATE moderator_actions SET moderator_id = ?, moderator_name = NULL"
@@ -871,7 +875,56 @@ class AuditStore:
             conn.execute("UPDATE answers SET retracted_by = ?, retracted_by_name = NULL WHERE retracted_by = ?",
                          (FORGOTTEN, user))
         self._checkpoint()
-        return ForgetReport(answers=answers, votes=votes, moderator_actions_anonymised=actions)
+        return ForgetReport(answers=answers, votes=votes, moderator_actions_anonymised=actions,
+                            copies_removed=copies)
+
+    @staticmethod
+    def _scrub_copies(conn: sqlite3.Connection, user: str) -> int:
+        """A follow-up in a thread stores the thread's earlier exchanges as its turns, and its search query
+        is built from them, so other people's records hold copies of this person's questions (and of the
+        answers to them). Those copies become REMOVED; returns how many turns and queries changed."""
+        asked = conn.execute("SELECT question FROM answers WHERE asker_id = ?", (user,))
+        questions = sorted({r[0] for r in asked}, key=len, reverse=True)
+        if not questions:
+            return 0
+        followers = conn.execute(
+            "SELECT id, question, search_query FROM answers WHERE asker_id IS NOT ? AND thread_id IN ("
+            " SELECT thread_id FROM answers WHERE asker_id = ?"
+            " UNION SELECT message_id FROM answers WHERE asker_id = ?"  # a thread started from their question
+            " UNION SELECT b.message_id FROM bot_messages b JOIN answers a ON a.id = b.answer_id"
+            " WHERE a.asker_id = ?)", (user, user, user, user)).fetchall()
+        theirs = set(questions)
+        changed = 0
+        for follower in followers:
+            turns = conn.execute("SELECT position, question FROM turns WHERE answer_id = ? ORDER BY position",
+                                 (follower["id"],)).fetchall()
+            copied = [t["position"] for t in turns if t["question"] in theirs]
+            conn.executemany("UPDATE turns SET question = ?, answer = ? WHERE answer_id = ? AND position = ?",
+                             [(REMOVED, REMOVED, follower["id"], position) for position in copied])
+            changed += len(copied)
+            query = _scrubbed_query(follower["search_query"], questions, bool(copied),
+                                    [t["question"] for t in turns], follower["question"])
+            if query != follower["search_query"]:
+                conn.execute("UPDATE answers SET search_query = ? WHERE id = ?", (query, follower["id"]))
+                changed += 1
+        return changed
+
+
+def _scrubbed_query(query: str | None, questions: Sequence[str], history_had_theirs: bool,
+                    history: Sequence[str], question: str) -> str | None:
+    """A follow-up's search query without the forgotten questions. Their verbatim copies are replaced; a
+    query rewritten (by the LLM) from a history that held one of them cannot be told apart from its
+    source, so it goes whole, unless it is the plain join of a kept question and the follow-up."""
+    if query is None:
+        return None
+    scrubbed = query
+    for text in questions:
+        scrubbed = scrubbed.replace(text, REMOVED)
+    if scrubbed != query or not history_had_theirs:
+        return scrubbed
+    if history and query == f"{history[-1]} {question}":
+        return query
+    return REMOVED
 
 
 # -- exports -----------------------------------------------------------------------------------

@@ -195,7 +195,8 @@ def forget_user(store: AuditStore, args: argparse.Namespace) -> int:
             return EXIT_OK
     report = store.forget_user(user)
     print(f"forgot user {user}: {report.answers} answers and {report.votes} votes deleted, "
-          f"{report.moderator_actions_anonymised} moderator actions anonymised")
+          f"{report.moderator_actions_anonymised} moderator actions anonymised, "
+          f"{report.copies_removed} copies in others' follow-ups removed")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import sqlite3
 import subprocess
@@ -22,17 +23,32 @@ from audit_support import (
     open_chunks,
 )
 
-from newsdesk.audit import SCHEMA_VERSION, AnswerFilter, AuditError, AuditStore, UnknownAnswer, migrate
+from newsdesk.audit import (
+    REMOVED,
+    SCHEMA_VERSION,
+    AnswerFilter,
+    AuditError,
+    AuditStore,
+    UnknownAnswer,
+    export,
+    migrate,
+)
+from newsdesk.engine import Engine
 from newsdesk.results import AnswerResult, Turn
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory, embedder):
+def index_settings(tmp_path_factory, embedder):
     settings = make_settings(tmp_path_factory.mktemp("index"))
     ingest_corpus(settings, embedder=embedder)
-    return open_chunks(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def corpus(index_settings):
+    return open_chunks(index_settings)
 
 
 @pytest.fixture(scope="module")
@@ -365,6 +381,78 @@ def test_forget_user_deletes_their_answers_and_votes_only(store, answers):
         assert not file.exists() or b"Forget Me" not in file.read_bytes(), file
     assert all(a.moderator_id == "forgotten" for a in store.moderator_actions())
     assert store.hidden_articles() == {HARBOUR.id}
+
+
+def stored_texts(path: Path) -> list[str]:
+    """Every text value in every table of the audit file."""
+    conn = sqlite3.connect(path)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    texts = [value for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')
+             for value in row if isinstance(value, str)]
+    conn.close()
+    return texts
+
+
+def test_forget_user_removes_their_question_from_others_follow_ups(store, index_settings, embedder):
+    """A follow-up in a thread carries the thread's earlier questions (as turns and in its search query)."""
+    engine = Engine(index_settings, embedder=embedder)
+    thread = 4242  # the thread the bot starts from A's question message has that message's id
+    theirs = "How many Russians crossed at the Altanbulag checkpoint?"
+    follow_up = "And on which day?"
+    asked = engine.ask(theirs)
+    first = store.record_answer(asked, front_end="discord", asker_id=314, asker_name="Forget Me",
+                                thread_id=thread, message_id=thread)
+    history = store.thread_turns(thread)
+    followed = engine.ask(follow_up, history)
+    assert theirs in followed.search_query  # the engine searched A's words with B's
+    second = store.record_answer(followed, front_end="discord", asker_id=271, asker_name="Keep Me",
+                                 thread_id=thread, message_id=5151, turns=history)
+    assert theirs in [t.question for t in store.get_answer(second).turns]
+
+    report = store.forget_user(314)
+
+    assert (report.answers, report.copies_removed) == (1, 2)
+    assert store.get_answer(first) is None
+    kept = store.get_answer(second)
+    assert kept.question == follow_up and kept.answer == followed.answer
+    assert [(t.question, t.answer) for t in kept.turns] == [(REMOVED, REMOVED)]
+    assert kept.search_query == f"{REMOVED} {follow_up}"
+    assert not [text for text in stored_texts(store.path) if theirs in text]
+    for fmt in ("jsonl", "csv"):
+        exported = io.StringIO()
+        assert export(store, exported, fmt) == 1
+        assert theirs not in exported.getvalue() and follow_up in exported.getvalue()
+    for file in (store.path, Path(f"{store.path}-wal")):  # not even in freed pages or the log
+        assert not file.exists() or theirs.encode() not in file.read_bytes(), file
+
+
+def test_forget_user_scrubs_only_copies_in_threads_they_asked_in(store, answers):
+    theirs = answers["mongolia"]
+    store.record_answer(theirs, front_end="discord", asker_id=314, thread_id=10, message_id=10)
+    other = answers["harbour"]
+    store.record_answer(other, front_end="discord", asker_id=271, thread_id=10, message_id=11,
+                        turns=store.thread_turns(10))
+    # An LLM's rewrite of the follow-up from the thread: it paraphrases A, so it cannot stay.
+    paraphrase = "Russians at the Mongolian border: what did the page carry?"
+    rewritten = store.record_answer(answers["scripted"].model_copy(update={"search_query": paraphrase}),
+                                    front_end="discord", asker_id=272, thread_id=10, message_id=12,
+                                    turns=store.thread_turns(10))
+    # The plain join of a kept question and the follow-up stays as it was.
+    joined_query = f"{answers['scripted'].question} Where?"
+    joined = store.record_answer(
+        other.model_copy(update={"question": "Where?", "search_query": joined_query}),
+        front_end="discord", asker_id=273, thread_id=10, message_id=13, turns=store.thread_turns(10)[1:])
+    # The same words asked by someone else in another thread are theirs, not A's.
+    store.record_answer(theirs, front_end="discord", asker_id=274, thread_id=20, message_id=20)
+    elsewhere = store.record_answer(other, front_end="discord", asker_id=275, thread_id=20, message_id=21,
+                                    turns=store.thread_turns(20))
+
+    store.forget_user(314)
+
+    assert store.get_answer(rewritten).search_query == REMOVED
+    assert [t.question for t in store.get_answer(rewritten).turns] == [REMOVED, other.question]
+    assert store.get_answer(joined).search_query == joined_query
+    assert store.get_answer(elsewhere).turns[0].question == theirs.question
 
 
 def test_hide_and_unhide_are_logged_and_seen_by_other_stores(tmp_path):
