@@ -39,7 +39,7 @@ from newsdesk.config import Settings
 from newsdesk.fetching import Fetcher, FetchError, FetchPolicy, FetchResult, Validators, redact
 from newsdesk.ingestion import (ArticleCounts, ChunkCounts, Failure, Ingestor, IngestSummary, LockFile,
                                 UsageError)
-from newsdesk.pages import PageStore, StoredPage, now_iso
+from newsdesk.pages import PageRecord, PageStore, StoredPage, now_iso
 from newsdesk.store import StoreError
 
 logger = logging.getLogger(__name__)
@@ -409,33 +409,22 @@ class WebCollector:
     async def _entry_page(self, feed: ParsedFeed, entry: FeedEntry, collected: Collected) -> Article | None:
         link = entry.link
         assert link is not None
-        record = self.pages.page_record(link)
-        stored = self.pages.load(record.article_id) if record else None
-        full_copy = stored if stored is not None and stored.summary_only is None else None
+        record, full_copy = self._known_page(link)
         if full_copy is not None and record.entry_fingerprint == entry.fingerprint and \
                 record.checked_within(self.policy.page_recheck_seconds):
             collected.pages.append(PageOutcome(url=link, article_id=full_copy.article.id, status="stored"))
             return full_copy.article
-        sticky_id = record.article_id if record else None
         try:
-            result = await self._fetcher.fetch(link, record.validators if full_copy else None,
-                                               accept=PAGE_ACCEPT)
-            if result.not_modified and full_copy is not None:
-                self.pages.revalidated(link, entry.fingerprint)
-                collected.pages.append(PageOutcome(url=link, article_id=full_copy.article.id,
-                                                   status="not modified"))
-                return full_copy.article
-            article = await self._page_article(result, feed=feed, entry=entry, sticky_id=sticky_id)
+            return await self._fetch_page(link, record, full_copy, collected, feed=feed, entry=entry)
         except (FetchError, ArticleError) as exc:
-            reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+            reason = _failure_reason(exc)
             if full_copy is not None:
                 self.pages.revalidated(link, record.entry_fingerprint)
                 collected.pages.append(PageOutcome(url=link, article_id=full_copy.article.id,
                                                    status="kept stored copy", note=reason))
                 return full_copy.article
-            return self._summary_article(feed, entry, reason, sticky_id, collected)
-        collected.pages.append(PageOutcome(url=link, article_id=article.id, status="fetched"))
-        return article
+            return self._summary_article(feed, entry, reason, record.article_id if record else None,
+                                         collected)
 
     def _summary_article(self, feed: ParsedFeed, entry: FeedEntry, reason: str, sticky_id: str | None,
                          collected: Collected) -> Article | None:
@@ -468,26 +457,37 @@ class WebCollector:
 
     # -- single pages -------------------------------------------------------------------
     async def _single_page(self, url: str, collected: Collected) -> list[Article]:
-        record = self.pages.page_record(url)
-        stored = self.pages.load(record.article_id) if record else None
-        full_copy = stored if stored is not None and stored.summary_only is None else None
+        record, full_copy = self._known_page(url)
         try:
-            result = await self._fetcher.fetch(url, record.validators if full_copy else None,
-                                               accept=PAGE_ACCEPT)
-            if result.not_modified and full_copy is not None:
-                self.pages.revalidated(url, record.entry_fingerprint)
-                collected.pages.append(PageOutcome(url=url, article_id=full_copy.article.id,
-                                                   status="not modified"))
-                return [full_copy.article]
-            article = await self._page_article(result, feed=None, entry=None,
-                                               sticky_id=record.article_id if record else None)
+            return [await self._fetch_page(url, record, full_copy, collected, feed=None, entry=None)]
         except (FetchError, ArticleError) as exc:
-            reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+            reason = _failure_reason(exc)
             collected.pages.append(PageOutcome(url=url, status="failed", note=reason))
             collected.failures.append(Failure(path=redact(url), error=reason))
             return []
+
+    # -- pages, either way ----------------------------------------------------------------
+    def _known_page(self, url: str) -> tuple[PageRecord | None, StoredPage | None]:
+        """What is stored for a page: its record, and its full copy (None when only a summary is)."""
+        record = self.pages.page_record(url)
+        stored = self.pages.load(record.article_id) if record else None
+        return record, stored if stored is not None and stored.summary_only is None else None
+
+    async def _fetch_page(self, url: str, record: PageRecord | None, full_copy: StoredPage | None,
+                          collected: Collected, *, feed: ParsedFeed | None,
+                          entry: FeedEntry | None) -> Article:
+        """Fetch a feed entry's or a --url page, conditionally when a full copy is stored: that copy on
+        304, else the article extracted and stored afresh (raises FetchError or ArticleError)."""
+        result = await self._fetcher.fetch(url, record.validators if full_copy else None, accept=PAGE_ACCEPT)
+        if result.not_modified and full_copy is not None:
+            self.pages.revalidated(url, entry.fingerprint if entry else record.entry_fingerprint)
+            collected.pages.append(PageOutcome(url=url, article_id=full_copy.article.id,
+                                               status="not modified"))
+            return full_copy.article
+        article = await self._page_article(result, feed=feed, entry=entry,
+                                           sticky_id=record.article_id if record else None)
         collected.pages.append(PageOutcome(url=url, article_id=article.id, status="fetched"))
-        return [article]
+        return article
 
     async def _page_article(self, result: FetchResult, *, feed: ParsedFeed | None, entry: FeedEntry | None,
                             sticky_id: str | None) -> Article:
@@ -512,6 +512,10 @@ class WebCollector:
                         result.body, validators=result.validators,
                         entry_fingerprint=entry.fingerprint if entry else None)
         return article
+
+
+def _failure_reason(exc: FetchError | ArticleError) -> str:
+    return exc.reason if isinstance(exc, FetchError) else str(exc)
 
 
 def _linkless_id(feed: ParsedFeed, entry: FeedEntry) -> str:
