@@ -8,10 +8,10 @@ way the engine assembles them.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
+from ingest_support import make_settings  # noqa: F401 (the audit, CLI and review tests import it from here)
 from newsdesk.articles import Article
-from newsdesk.config import Settings, load_settings
+from newsdesk.config import Settings
 from newsdesk.embedding import DIMENSION, MODEL_ID
 from newsdesk.results import AnswerResult, Citation, Retrieved
 from newsdesk.store import ChunkStore
@@ -68,10 +68,6 @@ SCRIPTED = Article(
 )
 
 ARTICLES = [MONGOLIA, HARBOUR, SCRIPTED]
-
-
-def make_settings(data_dir: Path, **overrides) -> Settings:
-    return load_settings(data_dir=data_dir, env_file=None, **overrides)
 
 
 def ingest_corpus(settings: Settings, articles: list[Article] = ARTICLES, embedder=None) -> None:

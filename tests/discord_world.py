@@ -1,6 +1,7 @@
 """The SimCord world both Discord behaviour suites use: a real index of the tiny corpus, the real
 engine, a fresh audit store per test, and a server with #news, two members and a moderator role.
-Import the fixtures into a test module to use them."""
+Import the fixtures into a test module to use them (the wire suite takes the index, engine and
+audit fixtures from here too)."""
 
 from __future__ import annotations
 

@@ -10,30 +10,13 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from discord_support import ALTANBULAG, build_index
+from discord_support import ALTANBULAG
+from discord_world import audit, engine, index_settings  # noqa: F401 (fixtures)
 from fake_discord import EPHEMERAL, FakeDiscord, FakeDiscordThread, pointing_discord_py_at
 from newsdesk import cli
 from newsdesk.audit import AuditStore
 from newsdesk.discord_bot.client import NewsdeskBot
 from newsdesk.discord_bot.runner import TOKEN_MISSING, run_client
-from newsdesk.engine import Engine
-
-
-@pytest.fixture(scope="module")
-def index_settings(tmp_path_factory, embedder):
-    return build_index(tmp_path_factory.mktemp("wire-index"), embedder)
-
-
-@pytest.fixture(scope="module")
-def engine(index_settings, embedder):
-    return Engine(index_settings, embedder=embedder)
-
-
-@pytest.fixture
-def audit(tmp_path):
-    store = AuditStore(tmp_path / "audit.sqlite3")
-    yield store
-    store.close()
 
 
 @pytest.fixture
