@@ -3,16 +3,20 @@
 One `Fetcher` per run (or per bot poll). It sends a User-Agent naming
 newsdesk, makes conditional requests when it is given the validators of an
 earlier answer (so an unchanged feed costs one 304), fetches at most
-`per_host` pages at once from one host, retries 5xx answers and dropped
-connections with backoff, gives every request one deadline from connect to
-last byte, and stops reading a body as soon as it passes the size cap. Any
-failure is a `FetchError` whose message a person can act on.
+`per_host` pages at once from one host, retries 429/5xx answers and dropped
+connections with backoff (waiting as long as a 429 or 503's Retry-After asks
+instead, up to the request timeout), gives every request one deadline from
+connect to last byte, and stops reading a body as soon as it passes the size
+cap. Any failure is a `FetchError` whose message a person can act on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +27,7 @@ from newsdesk.config import Settings
 
 USER_AGENT = f"newsdesk/{__version__} (news archive feed reader; python-httpx)"
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_CONCURRENT = 16
 
 
@@ -79,6 +84,7 @@ class FetchResult:
     content_type: str = ""
     validators: Validators = field(default_factory=Validators)
     attempts: int = 1
+    retry_after: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -99,12 +105,23 @@ class _TooLarge(Exception):
     pass
 
 
-class Fetcher:
-    """An HTTP client for one run; use as `async with Fetcher(policy) as fetcher`."""
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
-    def __init__(self, policy: FetchPolicy, *, transport: httpx.AsyncBaseTransport | None = None):
+
+class Fetcher:
+    """An HTTP client for one run; use as `async with Fetcher(policy) as fetcher`.
+
+    `sleep` and `now` are how it waits between attempts and reads the time (for a Retry-After
+    date); tests pass their own to see the waits without waiting."""
+
+    def __init__(self, policy: FetchPolicy, *, transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                 now: Callable[[], datetime] = _utc_now):
         self.policy = policy
         self._transport = transport
+        self._sleep = sleep
+        self._now = now
         self._client: httpx.AsyncClient | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._overall = asyncio.Semaphore(MAX_CONCURRENT)
@@ -152,16 +169,21 @@ class Fetcher:
                 except httpx.TransportError as exc:
                     result = None
                     retry_reason = f"connection failed ({_describe(exc)})"
+            asked: float | None = None
             if result is not None:
                 result.attempts = attempt
                 if result.status not in RETRY_STATUSES:
                     return _checked(result)
                 retry_reason = _status_text(result.status)
+                if result.status in RETRY_AFTER_STATUSES:
+                    asked = retry_after_seconds(result.retry_after, self._now())
             if attempt >= self.policy.attempts:
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 status = result.status if result is not None else None
-                raise FetchError(url, f"{retry_reason}{tries}", status)
-            await asyncio.sleep(self.policy.retry_delays[attempt - 1])
+                wanted = f" (the server asked to wait {asked:g} s)" if asked is not None else ""
+                raise FetchError(url, f"{retry_reason}{tries}{wanted}", status)
+            backoff = self.policy.retry_delays[attempt - 1]
+            await self._sleep(backoff if asked is None else min(asked, self.policy.timeout_seconds))
 
     async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
         assert self._client is not None, "use the Fetcher as an async context manager"
@@ -171,6 +193,7 @@ class Fetcher:
                 content_type=response.headers.get("content-type", ""),
                 validators=Validators(response.headers.get("etag"),
                                       _valid_date(response.headers.get("last-modified"))),
+                retry_after=response.headers.get("retry-after"),
             )
             if not 200 <= response.status_code < 300:
                 return result
@@ -215,6 +238,21 @@ def _status_text(status: int) -> str:
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """How long a Retry-After header asks to wait: delay-seconds or an HTTP date (a past date is 0);
+    None when there is no header or it is neither."""
+    text = (value or "").strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - now).total_seconds())
 
 
 def _valid_date(value: str | None) -> str | None:

@@ -15,6 +15,8 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ from newsdesk.cli import main
 from newsdesk.config import Settings
 from newsdesk.feeds import (SUMMARY_NOTE, FeedError, FeedPoller, canonical_url, extract_page,
                             ingest_sources, parse_duration, parse_feed)
-from newsdesk.fetching import Fetcher, FetchPolicy
+from newsdesk.fetching import Fetcher, FetchError, FetchPolicy
 from newsdesk.ingestion import Ingestor
 from newsdesk.pages import StoredPage
 from newsdesk.store import ChunkStore, article_key
@@ -33,6 +35,7 @@ from newsdesk.store import ChunkStore, article_key
 DATA = Path(__file__).parent / "data" / "feeds"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST_RETRIES = (0.01, 0.02)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 
 # -- a small news site on 127.0.0.1 ----------------------------------------------------------
@@ -46,6 +49,8 @@ class Route:
     etag: str | None = None
     last_modified: str | None = None
     fail_times: int = 0
+    fail_status: int = 500
+    retry_after: str | None = None
     hang: bool = False
     stream: bool = False
     gate: asyncio.Event | None = None
@@ -110,7 +115,8 @@ class Site:
                 return web.Response(status=503)
             if route.fail_times > 0:
                 route.fail_times -= 1
-                return web.Response(status=500, text="temporary trouble")
+                waits = {"Retry-After": route.retry_after} if route.retry_after else {}
+                return web.Response(status=route.fail_status, text="temporary trouble", headers=waits)
             if route.status != 200:
                 return web.Response(status=route.status, text="error")
             validators = {}
@@ -461,6 +467,46 @@ async def test_the_fetcher_limits_requests_per_host(site, feed_settings):
         finally:
             gate.set()
         assert [(await first).body, (await second).body] == [b"a", b"b"]
+
+
+class RecordedWaits:
+    """The fetcher's sleep in these tests: notes each wait and lets the loop run, without waiting."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("status", "retry_after", "waited"), [
+    (429, "1", 1.0),
+    (503, format_datetime(NOW + timedelta(seconds=3), usegmt=True), 3.0),
+    (429, "3600", 5.0),  # never longer than the fetch timeout (5 s here)
+    (503, "soon", FAST_RETRIES[0]),  # unreadable: the usual backoff
+    (500, "1", FAST_RETRIES[0]),  # only a 429 or 503 says when to come back
+])
+async def test_a_retry_waits_as_long_as_retry_after_asks(site, feed_settings, status, retry_after, waited):
+    site.routes["/busy.rss"] = Route(file="news.rss", content_type="application/rss+xml", fail_times=1,
+                                     fail_status=status, retry_after=retry_after)
+    waits = RecordedWaits()
+    async with Fetcher(fast_policy(feed_settings), sleep=waits, now=lambda: NOW) as fetcher:
+        result = await fetcher.fetch(site.url("/busy.rss"))
+    assert (result.status, result.attempts, site.count("/busy.rss")) == (200, 2, 2)
+    assert b"<rss" in result.body
+    assert waits.seconds == [waited]
+
+
+async def test_a_server_that_stays_busy_fails_after_the_usual_attempts(site, feed_settings):
+    site.routes["/busy"] = Route(body=b"never", fail_times=10, fail_status=429, retry_after="3600")
+    waits = RecordedWaits()
+    async with Fetcher(fast_policy(feed_settings), sleep=waits, now=lambda: NOW) as fetcher:
+        with pytest.raises(FetchError) as failed:
+            await fetcher.fetch(site.url("/busy"))
+    assert failed.value.reason == \
+        "HTTP 429 Too Many Requests after 3 attempts (the server asked to wait 3600 s)"
+    assert site.count("/busy") == 3 and waits.seconds == [5.0, 5.0]
 
 
 # -- the command line ------------------------------------------------------------------------
