@@ -360,6 +360,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX answers_thread ON answers(thread_id);
     """,
+    # 4: candidates from outside the question's outlet or dates are listed, and marked.
+    """
+    ALTER TABLE retrieved ADD COLUMN outside_filters INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -538,8 +542,10 @@ class AuditStore:
                 [(answer_id, i, t.question, t.answer) for i, t in enumerate(turns)],
             )
             conn.executemany(
-                "INSERT INTO retrieved (answer_id, rank, article_id, chunk_id, score) VALUES (?,?,?,?,?)",
-                [(answer_id, i, r.article_id, r.chunk_id, float(r.score)) for i, r in enumerate(result.retrieved)],
+                "INSERT INTO retrieved (answer_id, rank, article_id, chunk_id, score, outside_filters)"
+                " VALUES (?,?,?,?,?,?)",
+                [(answer_id, i, r.article_id, r.chunk_id, float(r.score), int(r.outside_filters))
+                 for i, r in enumerate(result.retrieved)],
             )
             conn.executemany(
                 'INSERT INTO citations (answer_id, n, article_id, chunk_id, text, start, "end", title, source,'
@@ -598,7 +604,8 @@ class AuditStore:
             turns = conn.execute("SELECT question, answer FROM turns WHERE answer_id = ? ORDER BY position",
                                  (answer_id,)).fetchall()
             retrieved = conn.execute(
-                "SELECT article_id, chunk_id, score FROM retrieved WHERE answer_id = ? ORDER BY rank",
+                "SELECT article_id, chunk_id, score, outside_filters FROM retrieved WHERE answer_id = ?"
+                " ORDER BY rank",
                 (answer_id,)).fetchall()
             citations = conn.execute("SELECT * FROM citations WHERE answer_id = ? ORDER BY n",
                                      (answer_id,)).fetchall()
@@ -618,8 +625,8 @@ class AuditStore:
             question=row["question"], turns=[Turn(question=t["question"], answer=t["answer"]) for t in turns],
             answer=row["answer"], answerer=row["answerer"], refused=bool(row["refused"]),
             latency_ms=row["latency_ms"], note=row["note"], search_query=row["search_query"],
-            retrieved=[Retrieved(article_id=r["article_id"], chunk_id=r["chunk_id"], score=r["score"])
-                       for r in retrieved],
+            retrieved=[Retrieved(article_id=r["article_id"], chunk_id=r["chunk_id"], score=r["score"],
+                                 outside_filters=bool(r["outside_filters"])) for r in retrieved],
             citations=[StoredCitation(**{k: c[k] for k in StoredCitation.model_fields}) for c in citations],
             feedback=counts, retraction=retraction,
             bot_messages=[BotMessage(channel_id=m["channel_id"], message_id=m["message_id"]) for m in messages],
@@ -1062,7 +1069,9 @@ def format_record(record: AnswerRecord, actions: Sequence[ModeratorAction] = ())
         lines += ["    " + line for line in c.text.splitlines() if line.strip()]
     if record.retrieved:
         lines += ["", "Retrieved:"]
-        lines += [f"  {r.score:7.3f}  {r.article_id}  {r.chunk_id}" for r in record.retrieved]
+        outside = "  (outside the question's outlet or dates)"
+        lines += [f"  {r.score:7.3f}  {r.article_id}  {r.chunk_id}{outside if r.outside_filters else ''}"
+                  for r in record.retrieved]
     if actions:
         lines += ["", "Moderator actions:"]
         lines += [f"  {short_time(a.at)}  {a.action}  by {describe_asker(a.moderator_id, a.moderator_name)}"

@@ -40,6 +40,8 @@ class Retrieved(BaseModel):
     article_id: str
     chunk_id: str
     score: float
+    outside_filters: bool = Field(False, description="Related coverage from another outlet or date than the "
+                                                     "question names: listed, never cited.")
 
 
 class AnswerResult(BaseModel):

@@ -70,7 +70,10 @@ def store(tmp_path):
 
 
 def test_every_field_round_trips(store, answers):
-    result = answers["mongolia"].model_copy(update={"note": "2 markers dropped"})
+    mongolia = answers["mongolia"]
+    listed = [*mongolia.retrieved, mongolia.retrieved[0].model_copy(update={"chunk_id": "elsewhere:v:0",
+                                                                           "outside_filters": True})]
+    result = mongolia.model_copy(update={"note": "2 markers dropped", "retrieved": listed})
     turns = [Turn(question="Who is fleeing?", answer="Russians [1]."), Turn(question="Where to?", answer="")]
     asked = datetime(2025, 5, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
     answer_id = store.record_answer(
@@ -92,6 +95,7 @@ def test_every_field_round_trips(store, answers):
     assert record.latency_ms == result.latency_ms
     assert (record.note, record.search_query) == ("2 markers dropped", result.search_query)
     assert record.retrieved == result.retrieved
+    assert [r.outside_filters for r in record.retrieved] == [False, False, True]
     assert len(record.citations) == 2
     for stored, cited in zip(record.citations, result.citations):
         # Every field, including those excluded from the engine's JSON (span, author, quote).
