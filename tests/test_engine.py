@@ -13,7 +13,8 @@ import pytest
 from newsdesk.config import load_settings
 from newsdesk.engine import Engine
 from newsdesk.ingestion import Ingestor
-from newsdesk.results import REFUSAL, QuestionError, Turn
+from newsdesk.results import REFUSAL, Citation, QuestionError, Turn
+from newsdesk.retrieval import Candidate
 
 from conftest import SEED_ID, SEEDS
 
@@ -50,6 +51,11 @@ def engine(corpus, tmp_path_factory, embedder) -> Engine:
     summary = Ingestor(settings, embedder=embedder).ingest_paths([corpus / "seeds", corpus / "wire"])
     assert not summary.failures
     return Engine(settings, embedder=embedder, today=lambda: dt.date(2023, 11, 1))
+
+
+def inside(result):
+    """The candidates inside the question's outlet and dates."""
+    return [r for r in result.retrieved if not r.outside_filters]
 
 
 def markers(answer: str) -> list[int]:
@@ -97,20 +103,45 @@ def test_outlet_named_in_the_question_restricts_the_passages(engine):
     assert not result.refused
     assert "9,500" in result.answer
     assert {c.source for c in result.citations} == {"Reuters"}
-    assert {r.article_id for r in result.retrieved} <= {"reuters-bridge-oct", "reuters-ferry-sept"}
+    assert {r.article_id for r in inside(result)} <= {"reuters-bridge-oct", "reuters-ferry-sept"}
 
 
 def test_month_named_in_the_question_restricts_the_passages(engine):
     result = engine.ask("How many vehicles crossed the Valdoria bridge in September 2023?")
     assert not result.refused
     assert "14,000" in result.answer
-    assert {r.article_id for r in result.retrieved} <= {"afp-bridge-sept", "reuters-ferry-sept"}
+    assert {r.article_id for r in inside(result)} <= {"afp-bridge-sept", "reuters-ferry-sept"}
 
 
 def test_relative_dates_count_from_today(engine):
     # today is 2023-11-01 in this fixture, so "last month" is October 2023.
     result = engine.ask("What happened with the Valdoria bridge last month?")
-    assert {r.article_id for r in result.retrieved} == {"reuters-bridge-oct"}
+    assert {r.article_id for r in inside(result)} == {"reuters-bridge-oct"}
+
+
+def test_other_outlets_coverage_is_listed_after_but_never_cited(engine):
+    result = engine.ask("According to Reuters, how many vehicles crossed the Valdoria bridge?")
+    outside = [r for r in result.retrieved if r.outside_filters]
+    assert "afp-bridge-sept" in {r.article_id for r in outside}
+    assert all(r.article_id != "afp-bridge-sept" for r in inside(result))
+    assert "afp-bridge-sept" not in {c.article_id for c in result.citations}
+    assert result.retrieved[0].article_id == "reuters-bridge-oct" and not result.retrieved[0].outside_filters
+
+
+def test_questions_without_outlet_or_date_list_nothing_as_outside(engine):
+    result = engine.ask("How many vehicles crossed the Valdoria bridge?")
+    assert result.retrieved and not any(r.outside_filters for r in result.retrieved)
+
+
+@pytest.mark.parametrize("question", ["How much did the Valdoria bridge cost?",
+                                      "How many jobs will go at the Valdoria ferry operator?",
+                                      "how many crossed at Altanbulag?"])
+def test_the_cited_passages_lead_the_ranking_in_citation_order(engine, question):
+    result = engine.ask(question)
+    assert not result.refused
+    cited = [c.chunk_id for c in sorted(result.citations, key=lambda c: c.n)]
+    assert [r.chunk_id for r in result.retrieved[:len(cited)]] == cited
+    assert len({r.chunk_id for r in result.retrieved}) == len(result.retrieved)
 
 
 def test_an_outlet_with_nothing_on_the_subject_gives_a_refusal(engine):
@@ -170,3 +201,11 @@ def test_answerer_settings_that_cannot_work_are_named(engine, embedder, override
 
     with pytest.raises(SettingsError, match=message):
         Engine(engine.settings.model_copy(update=overrides), embedder=embedder)
+
+
+def test_cited_first_moves_the_cited_passages_to_the_head_in_citation_order():
+    ranked = [Candidate(f"a{i}:v:0", f"a{i}", 1.0 - i / 10) for i in range(5)]
+    citations = [Citation(n=1, article_id="a3", chunk_id="a3:v:0", text="three"),
+                 Citation(n=2, article_id="a1", chunk_id="a1:v:0", text="one")]
+    reordered = Engine._cited_first(ranked, citations)
+    assert [c.chunk_id for c in reordered] == ["a3:v:0", "a1:v:0", "a0:v:0", "a2:v:0", "a4:v:0"]
