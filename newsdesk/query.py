@@ -44,6 +44,9 @@ class QueryFilters:
     """Soft windows: a bare year ("in 2021") may be when something happened rather than when it
     was reported, so articles published then rank higher but others still count."""
     newest_first: bool = False
+    relative: str | None = None
+    """The relative time the windows come from ("last month"), which may belong to the fact asked
+    about rather than to when it was reported."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -68,6 +71,11 @@ class QueryFilters:
     @property
     def active(self) -> bool:
         return bool(self.sources or self.windows)
+
+    def without_dates(self, note: str) -> "QueryFilters":
+        """The same outlets, any date."""
+        return QueryFilters(sources=self.sources, newest_first=self.newest_first,
+                            notes=[n for n in self.notes if not n.startswith("date:")] + [note])
 
 
 def _parse_date(text: str) -> tuple[dt.date, dt.date] | None:
@@ -156,6 +164,7 @@ def parse_filters(question: str, known_sources: list[str], today: dt.date) -> Qu
     if relative:
         low, high, label = relative
         filters.windows = ((low, high),)
+        filters.relative = label
         filters.notes.append(f"date: {label}")
     else:
         filters.windows, filters.prefer = _absolute_windows(dated_text)

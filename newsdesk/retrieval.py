@@ -195,6 +195,11 @@ class KeywordIndex:
             keep &= np.array([a not in exclude_articles for a in self.article_ids], dtype=bool)
         return keep.astype(np.float32)
 
+    def matches_any(self, filters: QueryFilters) -> bool:
+        """Whether any chunk at all passes the filters."""
+        mask = self.mask(filters, frozenset())
+        return mask is None or bool(mask.any())
+
     def search(self, terms: list[str], k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
         if not self.size or not terms:
             return []

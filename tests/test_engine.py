@@ -119,6 +119,16 @@ def test_relative_dates_count_from_today(engine):
     assert {r.article_id for r in inside(result)} == {"reuters-bridge-oct"}
 
 
+def test_a_relative_date_when_nothing_was_published_then_belongs_to_the_fact(engine, embedder):
+    # Nothing in the archive is from December 2029, so "last month" is part of what is asked.
+    later = Engine(engine.settings, embedder=embedder, today=lambda: dt.date(2030, 1, 15))
+    result = later.ask("How many jobs did the Valdoria ferry operator say would go last month?")
+    assert not result.refused
+    assert "120 jobs" in result.answer
+    assert "nothing was published last month" in result.note
+    assert not any(r.outside_filters for r in result.retrieved)
+
+
 def test_other_outlets_coverage_is_listed_after_but_never_cited(engine):
     result = engine.ask("According to Reuters, how many vehicles crossed the Valdoria bridge?")
     outside = [r for r in result.retrieved if r.outside_filters]
