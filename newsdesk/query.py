@@ -293,6 +293,25 @@ def has_answer_shape(sentence: str, wanted: str | None) -> bool:
     return False
 
 
+CLAUSE_JOIN = re.compile(r"\b(?:while|whereas|both|between|compared|than|as well as|versus|vs|before|after)\b"
+                         r"|,\s*(?:and|but|or)\b|;", re.I)
+
+
+def is_compound(question: str, outlets: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether a question joins several claims ("... while ...", "both ...", "between ... and
+    ...", ", and ...") or names reports by two or more outlets (the same outlet twice counts):
+    its parts may each be answered by a different article."""
+    if CLAUSE_JOIN.search(question):
+        return True
+    lowered = question.lower()
+    mentions = 0
+    for outlet in outlets:
+        bare = re.sub(r"^the\s+", "", outlet.lower().strip())
+        if len(bare) >= 2:
+            mentions += len(re.findall(rf"(?<!\w){re.escape(bare)}(?!\w)", lowered))
+    return mentions >= 2
+
+
 FOLLOW_UP_START = re.compile(
     r"^\s*(?:and|but|also|so|then|what about|how about|and what|why|how come|is that|was that|"
     r"it|its|it's|they|them|their|he|she|his|her|that|this|those|these|there)\b", re.I)

@@ -150,3 +150,21 @@ def test_answer_shapes(question, kind, answering, not_answering):
     assert answer_type(question) == kind
     assert has_answer_shape(answering, kind)
     assert not has_answer_shape(not_answering, kind)
+
+
+@pytest.mark.parametrize("question, compound", [
+    ("How strong were the wind gusts in Harmoor during Storm Elspeth?", False),
+    ("Who heads the orthopaedics department at Dunridge General Hospital?", False),
+    ("According to AFP, how many Russians crossed at Altanbulag?", False),
+    ("Does The Verge article blame Google, while TechCrunch credits Epic Games?", True),
+    (("Between the TechCrunch report on Epic Games and the TechCrunch report on the publisher's suit, "
+      "did the coverage of Google change?"), True),
+    ("Did TechCrunch report on Epic Games before The Verge covered the ruling?", True),
+    ("Do the TechCrunch and The Verge articles agree on Google?", True),
+    ("Did the TechCrunch article on Epic agree with the TechCrunch article on Google?", True),
+])
+def test_compound_questions_join_claims_or_reports(question, compound):
+    """A compound question's parts may each come from a different article."""
+    from newsdesk.query import is_compound
+
+    assert is_compound(question, OUTLETS) is compound
