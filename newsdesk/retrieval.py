@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused by rank.
 
 Dense search alone ranks rare names poorly; BM25 alone misses paraphrase. The
-two ranked lists are fused by weighted reciprocal rank fusion. Questions that
+two lists are fused by their normalised scores (see `HybridRetriever.fuse`). Questions that
 name an outlet or a time are restricted by the chunks' `source` and
 `published` metadata (see `newsdesk.query`).
 
@@ -248,17 +248,14 @@ reach the first ten when the named outlet has little on the subject, and rarely 
 
 
 class HybridRetriever:
-    """Dense + keyword search over one store, fused by weighted reciprocal rank fusion."""
+    """Dense + keyword search over one store, fused by normalised score."""
 
-    def __init__(self, store: ChunkStore, embedder, index_dir: Path, *, rrf_k: int = 60,
-                 dense_weight: float = 1.0, keyword_weight: float = 1.0, depth: int = 50,
+    def __init__(self, store: ChunkStore, embedder, index_dir: Path, *, dense_share: float = 0.5, depth: int = 50,
                  outside_weight: float = OUTSIDE_WEIGHT):
         self.store = store
         self.embedder = embedder
         self.index_dir = index_dir
-        self.rrf_k = rrf_k
-        self.dense_weight = dense_weight
-        self.keyword_weight = keyword_weight
+        self.dense_share = dense_share
         self.depth = depth
         self.outside_weight = outside_weight
         self._keyword: KeywordIndex | None = None
@@ -356,16 +353,29 @@ class HybridRetriever:
 
     def fuse(self, dense_hits: list[tuple[str, float]], keyword_hits: list[tuple[str, float]],
              keyword: KeywordIndex) -> list[Candidate]:
-        """Weighted reciprocal rank fusion of the dense and the keyword ranking."""
+        """A weighted sum of each list's scores scaled to 0..1 (cosine min-max over the dense list,
+        BM25 over its best), a chunk missing from a list counting 0 there.
+
+        Reciprocal rank fusion, used before, throws the margins away: a chunk that BM25 puts far
+        ahead on a rare name, and that dense search misses, lost to chunks both lists rank
+        middling. On the same indexes, equal shares against RRF (k=60): MultiHop facts Hits@1
+        0.911 -> 0.925, All@10 0.832 -> 0.851; synthetic 10k answer accuracy 0.940 -> 0.950;
+        synthetic 1k and seeds unchanged or better (benchmarks/README.md).
+        """
         candidates: dict[str, Candidate] = {}
-        for rank, (cid, similarity) in enumerate(dense_hits):
-            candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
-            candidate.dense, candidate.dense_rank = similarity, rank
-            candidate.score += self.dense_weight / (self.rrf_k + rank + 1)
-        for rank, (cid, score) in enumerate(keyword_hits):
-            candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
-            candidate.keyword, candidate.keyword_rank = score, rank
-            candidate.score += self.keyword_weight / (self.rrf_k + rank + 1)
+        if dense_hits:
+            best, worst = dense_hits[0][1], dense_hits[-1][1]
+            spread = best - worst
+            for rank, (cid, similarity) in enumerate(dense_hits):
+                candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
+                candidate.dense, candidate.dense_rank = similarity, rank
+                candidate.score += self.dense_share * ((similarity - worst) / spread if spread > 0 else 1.0)
+        if keyword_hits:
+            best = keyword_hits[0][1]
+            for rank, (cid, score) in enumerate(keyword_hits):
+                candidate = candidates.setdefault(cid, Candidate(cid, keyword.article_of(cid) or "", 0.0))
+                candidate.keyword, candidate.keyword_rank = score, rank
+                candidate.score += (1.0 - self.dense_share) * score / best
         return sorted(candidates.values(), key=lambda c: -c.score)
 
     @staticmethod
