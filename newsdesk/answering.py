@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from newsdesk.query import MONTHS, answer_type, has_answer_shape
+from newsdesk.query import MONTHS, answer_type, has_answer_shape, is_compound
 from newsdesk.results import REFUSAL, Citation
 from newsdesk.retrieval import tokenize
 
@@ -75,20 +75,26 @@ class Evidence:
 
     `score` averages term coverage (the question's terms, weighted by rarity, found in the best
     sentence, or, discounted, anywhere in the best passage and its title: a follow-up's answer
-    may lean on its context) with the best passage's dense similarity, then discounts names the
-    question gives that no passage mentions."""
+    may lean on its context) with the best passage's dense similarity, then discounts the names
+    the question gives that the answer does not hold: names no passage mentions
+    (`missing_names`), names the best sentence replaces with a rival (`rivalled_names`), and
+    names the best sentence's passage never mentions (`unsupported_names`; counted for simple
+    questions only, since a compound one may take its names from several articles)."""
 
     sentence_coverage: float
     passage_coverage: float
     union_coverage: float
     dense: float
     missing_names: float
+    rivalled_names: float = 0.0
+    unsupported_names: float = 0.0
     shape_missing: bool = False
 
     @property
     def score(self) -> float:
         coverage = max(self.sentence_coverage, 0.7 * self.passage_coverage, 0.6 * self.union_coverage)
-        score = (0.5 * coverage + 0.5 * self.dense) * (1.0 - 0.6 * self.missing_names)
+        names = max(0.6 * self.missing_names, self.rivalled_names, 1.5 * self.unsupported_names)
+        score = (0.5 * coverage + 0.5 * self.dense) * max(0.0, 1.0 - names)
         return score * (0.75 if self.shape_missing else 1.0)
 
 
@@ -120,6 +126,9 @@ class _PassageTerms:
     sentences: tuple[frozenset[str], ...]
     title: frozenset[str]
     passage: frozenset[str]
+    text_runs: tuple[frozenset[str], ...]
+    """Runs of capitalised words in the text (see `name_runs`); `runs` adds the title's."""
+    runs: tuple[frozenset[str], ...]
 
 
 class _TermCache:
@@ -138,7 +147,9 @@ class _TermCache:
                 return entry
         sentences = tuple(frozenset(tokenize(passage.text[s:e])) for s, e in passage.sentences)
         title = frozenset(tokenize(f"{passage.metadata.get('title', '')} {passage.metadata.get('source', '')}"))
-        entry = _PassageTerms(sentences, title, frozenset().union(title, *sentences))
+        text_runs = tuple(run for s, e in passage.sentences for run in name_runs(passage.text[s:e]))
+        entry = _PassageTerms(sentences, title, frozenset().union(title, *sentences), text_runs,
+                              name_runs(str(passage.metadata.get("title") or "")) + text_runs)
         with self._lock:
             self._entries[passage.chunk_id] = entry
             if len(self._entries) > self.size:
@@ -167,20 +178,26 @@ class ExtractiveAnswerer:
         weights = {t: idf(t) for t in terms}
         weights.update({t: 0.5 * idf(t) for t in context_terms})
         wanted = answer_type(question)
+        outlets = sorted({str(p.metadata.get("source")) for p in passages if p.metadata.get("source")})
+        names = question_names(question, weights, outlets)
+        compound = is_compound(question, outlets)
         scored = self._score_sentences(passages, weights, wanted, set(terms))
         if not scored:
             return Draft(REFUSAL, [], True, self.name)
-        evidence = self.evidence(question, scored[0], passages, weights)
+        chosen = self._choose(scored, weights, per_source)
+        evidence = self.evidence(question, chosen, passages, weights, names, compound)
         if evidence.score < self.refusal_threshold:
             return Draft(REFUSAL, [], True, self.name, evidence,
                          note=f"best evidence {evidence.score:.2f} below the refusal threshold "
                               f"{self.refusal_threshold:.2f}")
-        chosen = self._choose(scored, weights, per_source)
         return self._compose(chosen, evidence)
 
-    def evidence(self, question: str, best: _Scored, passages: Sequence[Passage],
-                 weights: dict[str, float]) -> Evidence:
-        """How sure we are that the archive holds the answer (see `Evidence`)."""
+    def evidence(self, question: str, chosen: Sequence[_Scored], passages: Sequence[Passage],
+                 weights: dict[str, float], names: Sequence[QuestionName], compound: bool) -> Evidence:
+        """How sure we are that the archive holds the answer (see `Evidence`); `chosen` are the
+        sentences the answer would quote, best first; `names` the question's names, `compound`
+        whether its parts may come from several articles (`is_compound`)."""
+        best = chosen[0]
         total = sum(weights.values()) or 1.0
         passage_coverage = 0.0
         everywhere: set[str] = set()
@@ -192,26 +209,48 @@ class ExtractiveAnswerer:
         dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
         wanted = answer_type(question)
         shape_missing = wanted in MEASURED_TYPES and not has_answer_shape(best.text, wanted)
+        rivalled, unsupported = self._name_support(names, best, frozenset(weights))
         return Evidence(best.coverage, passage_coverage, union_coverage, max(dense, 0.0),
-                        self._missing_names(question, passages, weights), shape_missing)
+                        self._missing_names(question, passages, weights, names), rivalled,
+                        0.0 if compound else unsupported, shape_missing)
 
-    def _missing_names(self, question: str, passages: Sequence[Passage], weights: dict[str, float]) -> float:
+    def _name_support(self, names: Sequence[QuestionName], best: _Scored,
+                      question_terms: frozenset[str]) -> tuple[float, float]:
+        """Shares (idf-weighted) of the question's names that the best sentence contradicts, and
+        that its passage does not speak of.
+
+        Contradicted: the sentence names a rival in the name's place (see `QuestionName`): asked
+        about Dunridge General Hospital, "... heads the orthopaedics department at Dunstead
+        General Hospital" has the right relation about the wrong hospital. Unsupported: neither
+        the sentence nor the rest of its passage or its title mentions the name (asked about
+        Harmoor, a passage on Storm Elspeth in Zelmoor)."""
+        total = sum(name.weight for name in names)
+        if not total:
+            return 0.0, 0.0
+        runs = name_runs(best.text)
+        cached = self._terms.of(best.passage)
+        rivalled = sum(name.weight for name in names
+                       if name.contradicted_by(best.terms, runs, question_terms))
+        unsupported = sum(name.weight for name in names if not name.supported_by(cached, question_terms))
+        return rivalled / total, unsupported / total
+
+    def _missing_names(self, question: str, passages: Sequence[Passage], weights: dict[str, float],
+                       names: Sequence[QuestionName]) -> float:
         """Share (idf-weighted) of the names in the question that no passage mentions: asked about
         Kazakhstan, an archive that only speaks of Mongolia does not hold the answer."""
-        names = [t for t in named_terms(question) if t in weights]
-        if not names:
+        words = [t for t in named_terms(question) if t in weights]
+        if not words:
             return 0.0
         present = frozenset().union(*(self._terms.of(p).passage for p in passages))
-        total = sum(weights[t] for t in names) or 1.0
-        missing_words = sum(weights[t] for t in names if t not in present) / total
+        total = sum(weights[t] for t in words) or 1.0
+        missing_words = sum(weights[t] for t in words if t not in present) / total
         # "Silverline Pharma" is not "Silverline Software" plus "Riverbend Pharma": when every
-        # word of a name is found but never together, the passages are about someone else.
-        texts = [_folded(f"{p.metadata.get('title', '')} {p.metadata.get('source', '')} {p.text}") for p in passages]
-        missing_phrases = 0.0
-        for phrase in name_phrases(question):
-            terms = set(tokenize(phrase))
-            if terms <= present and not any(_folded(phrase) in text for text in texts):
-                missing_phrases += sum(weights.get(t, 0.0) for t in terms)
+        # word of a name is found but no passage speaks of the name itself, not even in part
+        # ("Bankman-Fried"), the passages are about someone else.
+        asked = frozenset(weights)
+        missing_phrases = sum(name.weight for name in names
+                              if len(name.weights) > 1 and name.stems <= present
+                              and not any(name.supported_by(self._terms.of(p), asked) for p in passages))
         return max(missing_words, min(missing_phrases / total, 1.0))
 
     def _score_sentences(self, passages: Sequence[Passage], weights: dict[str, float], wanted: str | None,
@@ -312,8 +351,95 @@ def name_phrases(question: str) -> list[str]:
     return phrases
 
 
-def _folded(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
+@dataclass(frozen=True)
+class QuestionName:
+    """A name the question gives ("Dunridge General Hospital", "Harmoor"), as stems with their
+    idf weights, and how a text relates to it, judged on the text's runs of capitalised words:
+
+    * mentions it in full: a run holds every word ("Dunridge General Hospital's staff");
+    * mentions it in part: a run holds only words of the name ("Bankman-Fried" for Sam
+      Bankman-Fried, "Caesars" for Caesars Sportsbook), as news does after the first mention;
+    * names a rival: a run shares part of the name and adds a word the question does not use
+      ("Dunstead General Hospital", "Juniper Airlines" for Juniper Logistics, "Priya Quartova"
+      for Priya Reinfield).
+
+    A one-word name ("Harmoor") is mentioned wherever its stem is, and has no rivals."""
+
+    text: str
+    weights: tuple[tuple[str, float], ...]
+
+    @property
+    def stems(self) -> frozenset[str]:
+        return frozenset(stem for stem, _ in self.weights)
+
+    @property
+    def weight(self) -> float:
+        return sum(w for _, w in self.weights)
+
+    def mentioned_in_full(self, terms: frozenset[str], runs: Sequence[frozenset[str]]) -> bool:
+        if len(self.weights) == 1:
+            return self.weights[0][0] in terms
+        return any(self.stems <= run for run in runs)
+
+    def parts_mentioned(self, runs: Sequence[frozenset[str]]) -> list[frozenset[str]]:
+        return [run for run in runs if run <= self.stems]
+
+    def rivals(self, runs: Sequence[frozenset[str]], question_terms: frozenset[str]) -> list[frozenset[str]]:
+        """("Wonder Seeds" is no rival of "Super Mario Bros. Wonder" in a question naming both.)"""
+        if len(self.weights) == 1:
+            return []
+        return [run for run in runs
+                if run & self.stems and run - self.stems - question_terms and not self.stems <= run]
+
+    def supported_by(self, passage: _PassageTerms, question_terms: frozenset[str]) -> bool:
+        """Whether a passage speaks of this name: in full (text or title), or in part where no
+        rival in its text holds that part too ("Juniper" beside "Juniper Airlines" is that
+        company; "Bankman-Fried" beside "Sam Altman" is still Sam Bankman-Fried)."""
+        if self.mentioned_in_full(passage.passage, passage.runs):
+            return True
+        rivals = self.rivals(passage.text_runs, question_terms)
+        return any(not any(part <= rival for rival in rivals) for part in self.parts_mentioned(passage.runs))
+
+    def contradicted_by(self, terms: frozenset[str], runs: Sequence[frozenset[str]],
+                        question_terms: frozenset[str]) -> bool:
+        """A sentence that names a rival in this name's place and never the name, not even in part."""
+        if self.mentioned_in_full(terms, runs) or self.parts_mentioned(runs):
+            return False
+        return bool(self.rivals(runs, question_terms))
+
+
+def question_names(question: str, weights: dict[str, float],
+                   outlets: Sequence[str] = ()) -> list[QuestionName]:
+    """The names a question gives, as phrases ("Dunridge General Hospital") and single words
+    ("Harmoor"), without the outlets among `outlets`: "according to The Verge" says where the
+    answer was reported, not what it is about."""
+    outlet_stems = [frozenset(tokenize(outlet)) for outlet in outlets if outlet]
+    names: dict[frozenset[str], QuestionName] = {}
+    in_phrases: set[str] = set()
+    for phrase in name_phrases(question):
+        stems = [t for t in dict.fromkeys(tokenize(phrase)) if t in weights]
+        in_phrases.update(stems)
+        if stems:
+            names.setdefault(frozenset(stems), QuestionName(phrase, tuple((t, weights[t]) for t in stems)))
+    for stem in named_terms(question):
+        if stem in weights and stem not in in_phrases:
+            names.setdefault(frozenset([stem]), QuestionName(stem, ((stem, weights[stem]),)))
+    return [name for stems, name in names.items() if not any(stems <= outlet for outlet in outlet_stems)]
+
+
+CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|de|del|von|van)\s+)?[A-Z][\w’'.-]*)*")
+
+
+def name_runs(text: str) -> tuple[frozenset[str], ...]:
+    """The stems of each run of capitalised words in a text ("Dunstead General Hospital",
+    "Bankman-Fried"), titles such as "Dr" or "Judge" left out."""
+    runs = []
+    for match in CAPITALISED_RUN.finditer(text):
+        words = [w for w in match.group().split() if w.lower().rstrip(".") not in HONORIFICS]
+        stems = frozenset(tokenize(" ".join(words)))
+        if stems:
+            runs.append(stems)
+    return tuple(runs)
 
 
 def _as_sentence(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -223,3 +224,142 @@ def test_llm_rewrites_follow_ups_into_stand_alone_questions(llm_engine, fake_llm
     assert result.search_query == "How far is Ulaanbaatar from the Altanbulag border crossing?"
     assert "350 kilometers" in result.citations[0].text
     json.loads(result.to_json())
+
+
+# -- refusals: the names a question gives must be the answer's -------------------------------
+
+ARCHIVE_BACKGROUND = [
+    "Storm Isolde brought heavy rain to the coast. Gusts of wind brought trees down.",
+    "Storm Magnus closed schools across the region for two days.",
+    "Waiting times at Calton General Hospital rose again, the department said.",
+    "Staff at Ostholm General Hospital say they are coping with the winter.",
+    "The walkout at Redmoor Steel ended after pay talks.",
+    "The trial of a former minister opened in the capital; the judge warned the jury.",
+    "The court heard that the company had been warned twice.",
+    "The council approved a new budget for road repairs on Monday.",
+    "Shares rose sharply in early trading after the results were published.",
+    "Police appealed for witnesses after the crash.",
+]
+
+
+def news_passage(n: int, text: str, title: str, source: str = "Valley Post") -> Passage:
+    """A retrieved passage as the engine hands it over: sentence spans, title, outlet."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S[^.!?]*[.!?]", text)]
+    metadata = {"article_id": f"article-{n}", "title": title, "source": source,
+                "sentences": ";".join(f"{start}:{end}" for start, end in spans)}
+    return Passage.from_chunk(n, f"chunk-{n}", text, metadata, 1.0 / n, 0.6)
+
+
+def archive_idf(passages: list[Passage]) -> Callable[[str], float]:
+    """BM25's idf over the passages plus other articles of a small archive."""
+    from newsdesk.retrieval import tokenize
+
+    documents = [set(tokenize(f"{p.metadata['title']} {p.text}")) for p in passages]
+    documents += [set(tokenize(text)) for text in ARCHIVE_BACKGROUND]
+    size = len(documents)
+
+    def idf(term: str) -> float:
+        df = sum(term in document for document in documents)
+        return math.log(1 + (size - df + 0.5) / (df + 0.5))
+    return idf
+
+
+def ask_extractive(question: str, passages: list[Passage], **options):
+    return ExtractiveAnswerer(refusal_threshold=0.30).answer(question, passages, idf=archive_idf(passages),
+                                                             **options)
+
+
+HOSPITAL = [
+    news_passage(1, "Dr Farid Irvingwell, who heads the orthopaedics department at Dunstead General "
+                    "Hospital, said staff were coping. Some patients were sent on to Dunridge General "
+                    "Hospital.",
+                 "Hospitals under strain"),
+    news_passage(2, "Dunridge General Hospital will open a new maternity ward next year. The ward will have "
+                    "forty beds.", "Dunridge plans new ward"),
+]
+WALKOUT = [
+    news_passage(1, "The walkout at Juniper Airlines is due to begin on 1 October. Pilots voted for the "
+                    "action last month.", "Union escalates dispute with Juniper Airlines"),
+    news_passage(2, "Juniper Logistics opened a new depot near the port. The company employs 900 people.",
+                 "Juniper Logistics expands"),
+]
+TRIAL = [news_passage(1, "Judge Yara Quartson presided over the trial of Priya Quartova. The jury retired on "
+                         "Friday.", "Priya Quartova trial ends")]
+
+
+@pytest.mark.parametrize("passages, asked_about_rival, asked_about_name, answer", [
+    (HOSPITAL, "Who heads the orthopaedics department at Dunridge General Hospital?",
+     "Who heads the orthopaedics department at Dunstead General Hospital?", "Farid Irvingwell"),
+    (WALKOUT, "On what date will the walkout at Juniper Logistics start?",
+     "On what date will the walkout at Juniper Airlines start?", "1 October"),
+    (TRIAL, "Who was the judge at Priya Reinfield's trial?",
+     "Who was the judge at Priya Quartova's trial?", "Yara Quartson"),
+])
+def test_a_sentence_naming_a_rival_in_the_names_place_is_refused(passages, asked_about_rival,
+                                                                  asked_about_name, answer):
+    """The right relation about another hospital, company or person is not the answer; asked
+    about the one the sentence names, the same sentence answers."""
+    refused = ask_extractive(asked_about_rival, passages)
+    assert refused.refused and refused.answer == REFUSAL and refused.citations == []
+    assert refused.evidence.rivalled_names > 0.5
+    answered = ask_extractive(asked_about_name, passages)
+    assert not answered.refused and answer in answered.answer
+    assert answered.evidence.rivalled_names == 0.0
+
+
+STORM = [
+    news_passage(1, "Storm Elspeth brought wind gusts of up to 90 kilometres per hour to Zelmoor. Trees fell "
+                    "across several roads.", "Storm Elspeth batters Zelmoor"),
+    news_passage(2, "Harmoor council approved a new budget for the library on Tuesday. The vote was close.",
+                 "Harmoor library budget"),
+]
+
+
+def test_an_answer_whose_passage_never_names_the_place_asked_about_is_refused():
+    """Harmoor is in the archive, but not in the passage that has the gusts: that is Zelmoor's storm."""
+    refused = ask_extractive("How strong were the wind gusts in Harmoor during Storm Elspeth?", STORM)
+    assert refused.refused
+    assert refused.evidence.missing_names == 0.0 and refused.evidence.unsupported_names > 0.3
+    answered = ask_extractive("How strong were the wind gusts in Zelmoor during Storm Elspeth?", STORM)
+    assert not answered.refused and "90 kilometres per hour" in answered.answer
+
+
+def test_a_name_mentioned_in_part_supports_the_answer():
+    """News names a person in full once, then by surname; another Sam in the passage is no rival."""
+    passages = [news_passage(1, "Bankman-Fried told the court he had made mistakes but never meant to "
+                                "defraud anyone. Sam Altman was not among the witnesses.",
+                             "Crypto founder testifies in his own defence", source="TechCrunch")]
+    draft = ask_extractive("What did Sam Bankman-Fried tell the court?", passages)
+    assert not draft.refused and "made mistakes" in draft.answer
+    assert draft.evidence.missing_names == draft.evidence.unsupported_names == 0.0
+
+
+def test_the_outlet_a_question_names_is_not_a_name_the_answer_must_hold():
+    passages = [news_passage(1, "More than 3,000 Russians crossed the border at Altanbulag on Sunday, the "
+                                "head of the checkpoint said.", "Russians flee to Mongolia",
+                             source="The Sydney Morning Herald")]
+    draft = ask_extractive("According to The Sydney Morning Herald, how many Russians crossed at Altanbulag?",
+                           passages)
+    assert not draft.refused and "3,000" in draft.answer
+    assert draft.evidence.missing_names == draft.evidence.unsupported_names == 0.0
+
+
+EPIC_AND_PUBLISHER = [
+    news_passage(1, "Epic Games won its antitrust case against Google in December, a jury found.",
+                 "Epic wins against Google", source="The Verge"),
+    news_passage(2, "Helena World Chronicle filed a class action antitrust suit against Google, saying it "
+                    "siphons off readers.", "Publisher sues Google", source="TechCrunch"),
+]
+
+
+def test_a_compound_question_may_take_its_names_from_several_articles():
+    """Each report the question joins is its own article, so one passage need not hold every name;
+    a simple question about the same names must find them together."""
+    compound = ask_extractive("Did The Verge report that Epic Games beat Google while TechCrunch reported "
+                              "that Helena World Chronicle sued Google?", EPIC_AND_PUBLISHER,
+                              per_source=("TechCrunch", "The Verge"))
+    assert not compound.refused and {c.n for c in compound.citations} == {1, 2}
+    assert compound.evidence.unsupported_names == 0.0
+    simple = ask_extractive("Did Epic Games beat Google in the suit Helena World Chronicle brought?",
+                            EPIC_AND_PUBLISHER)
+    assert simple.refused and simple.evidence.unsupported_names > 0.3
