@@ -4,7 +4,7 @@ A `VectorStoreIndex` over its own Chroma collection (in its own folder), built
 with llama-index's defaults: `SentenceSplitter` (1,024 tokens, 200 overlap, by
 tiktoken), metadata (title, outlet, author, date, url) embedded with each chunk
 as llama-index does by default, and the same embedding model as newsdesk
-(`MiniLMEmbedding` is a llama-index `BaseEmbedding`). Retrieval is top-10 dense.
+(through `MiniLMEmbedding.as_llama_index()`). Retrieval is top-10 dense.
 
 It has no answerer and no refusal, so `ask` returns the top chunk as the
 answer and the only citation, and never refuses: its retrieval metrics are
@@ -73,12 +73,13 @@ class LlamaIndexBaseline:
         from llama_index.core import StorageContext, VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
+        embed_model = self.embedder.as_llama_index()
         stamp = self.folder / "fingerprint.json"
         wanted = fingerprint(articles)
         if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == wanted:
             collection = self._client().get_collection(COLLECTION)
             store = ChromaVectorStore(chroma_collection=collection)
-            self.index = VectorStoreIndex.from_vector_store(store, embed_model=self.embedder)
+            self.index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
             self.chunks = collection.count()
             self.build_seconds = json.loads(stamp.read_text()).get("seconds", 0.0)
             return self
@@ -89,7 +90,7 @@ class LlamaIndexBaseline:
         store = ChromaVectorStore(chroma_collection=collection)
         self.index = VectorStoreIndex.from_documents(
             [to_document(a) for a in articles], storage_context=StorageContext.from_defaults(vector_store=store),
-            embed_model=self.embedder)
+            embed_model=embed_model)
         self.chunks = collection.count()
         self.build_seconds = time.perf_counter() - started
         stamp.write_text(json.dumps({"fingerprint": wanted, "seconds": self.build_seconds,

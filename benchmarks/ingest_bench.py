@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -87,7 +86,7 @@ def generate(corpus: Path, count: int, seed: int = 7) -> None:
 class TimedEmbedding(MiniLMEmbedding):
     """The same model, adding up the time spent inside `embed` (to split ingestion into model and rest)."""
 
-    seconds: ClassVar[float] = 0.0
+    seconds = 0.0
 
     def embed(self, texts, on_batch=None):
         started = time.perf_counter()

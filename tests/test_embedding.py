@@ -1,13 +1,18 @@
-"""The offline embedding model: pinned files, unit vectors, meaning, and llama-index's interface."""
+"""The offline embedding model: pinned files, unit vectors, meaning, llama-index's interface, and no llama-index
+import until that interface is asked for."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from conftest import PROJECT_ROOT
 from newsdesk import embedding
-from newsdesk.embedding import DIMENSION, MAX_TOKENS, MODEL_ID, EmbeddingModelError, load_embedder
+from newsdesk.embedding import DIMENSION, MAX_TOKENS, MODEL_ID, EmbeddingModelError, MiniLMEmbedding, load_embedder
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +58,34 @@ def test_token_counts_and_the_window(embedder):
     assert np.allclose(embedder.embed([long_text]), embedder.embed(["word " * (MAX_TOKENS - 2)]), atol=1e-5)
 
 
-def test_llama_index_interface(embedder):
-    assert isinstance(embedder, BaseEmbedding)
-    assert embedder.model_name == MODEL_ID
-    query = embedder.get_query_embedding("border crossing")
-    text = embedder.get_text_embedding("border crossing")
-    batch = embedder.get_text_embedding_batch(["border crossing", "rates"])
-    assert len(query) == DIMENSION and np.allclose(query, text) and np.allclose(batch[0], text, atol=1e-5)
+def test_the_llama_index_adapter_gives_the_embedders_own_vectors(embedder):
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    adapter = embedder.as_llama_index()
+    assert isinstance(adapter, BaseEmbedding) and not isinstance(embedder, BaseEmbedding)
+    assert adapter.embedder is embedder and adapter.model_name == embedder.model_name == MODEL_ID
+    query = adapter.get_query_embedding("border crossing")
+    text = adapter.get_text_embedding("border crossing")
+    texts = ["border crossing", "the central bank raised rates", "floods"]
+    batch = adapter.get_text_embedding_batch(texts)
+    assert len(query) == DIMENSION
+    assert query == text == embedder.embed(["border crossing"])[0].tolist()
+    assert batch == embedder.embed(texts).tolist()
+
+
+def test_importing_the_engine_does_not_import_llama_index():
+    """llama-index-core costs about 2.4 s to import: no command should pay it unless it uses llama-index."""
+    code = ("import sys, newsdesk.engine, newsdesk.ingestion, newsdesk.answering, newsdesk.cli, "
+            "newsdesk.discord_bot.runner; print(sorted(m for m in sys.modules if m.startswith('llama_index')))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]", done.stdout[:500]
+
+
+def test_a_batch_size_below_one_is_refused():
+    with pytest.raises(ValueError, match="embed_batch_size must be at least 1"):
+        MiniLMEmbedding(embed_batch_size=0)
 
 
 def test_a_tampered_model_file_is_refused(tmp_path, monkeypatch):
