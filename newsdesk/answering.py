@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Stems of words that say what kind of answer is wanted, not what it is about.
 CALENDAR_WORDS = frozenset(MONTHS) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
-MEASURED_TYPES = frozenset({"number", "distance", "duration", "age", "date"})
+MEASURED_TYPES = frozenset({"money", "count", "number", "distance", "duration", "age", "date"})
 QUESTION_STEMS = frozenset(tokenize("many much far long happened happen tell know kind way thing "
                                     "number people person place time year date day called name"))
 

@@ -244,6 +244,27 @@ NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight
 DATE_WORDS = re.compile(rf"\b(?:{MONTH_PATTERN}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                         rf"yesterday|today|{YEAR_PATTERN}|last (?:week|month|year)|since|ago)\b", re.I)
 DISTANCE = re.compile(r"\b\d[\d,.]*\s*(?:-\s*)?(?:kilomet(?:er|re)s?|km|miles?|meters?|metres?)\b", re.I)
+CURRENCY = (r"(?:euros?|dollars?|pounds?(?! of)|sterling|yen|yuan|renminbi|francs?|rupees?|kronor|krona|kroner|krone|"
+            r"roubles?|rubles?|pesos?|reais|rand|won|lira|tugriks?|dinars?|dirhams?|riyals?|shillings?|"
+            r"usd|eur|gbp|cents?)")
+MONEY = re.compile(rf"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:(?:million|billion|trillion|thousand|bn|m|k)\s+)?{CURRENCY}\b"
+                   rf"|\b(?:a|one|two|three|several|hundreds of|thousands of|millions of|billions of)\s+"
+                   rf"(?:million|billion\s+)?{CURRENCY}\b", re.I)
+MONEY_QUESTION = re.compile(
+    r"\bhow much\b[^?]*\b(?:cost|costs|pay|paid|pays|spend|spent|money|budget|grant|fee|fine|fined|price|worth|"
+    r"raise|raised|fund|funding|invest|invested|owe|owed|earn|earned|salary|compensation|damages|charge|charged)\b|"
+    r"\bhow much (?:money|cash|funding)\b|"
+    r"\bwhat (?:is|was|were|are|will be) the (?:\w+ )?(?:cost|price|budget|fee|fine|salary|grant|bill|transfer fee|"
+    r"fundraising|funding|valuation)\b", re.I)
+MEASURE_UNIT = (r"(?:kilomet(?:er|re)s?|km|miles?|met(?:er|re)s?|feet|foot|inch(?:es)?|centimet(?:er|re)s?|cm|mm|"
+                r"per ?cent|percent|%|degrees?|°|kilograms?|kg|grams?|tonnes?|tons?|pounds? of|litres?|liters?|"
+                r"gallons?|mph|km/h|knots?|hectares?|acres?|square|cubic|points? (?:higher|lower)|"
+                r"per (?:hour|second|cent))")
+PERSON_NOUN = (r"(?:person|man|woman|official|leader|president|researcher|scientist|professor|doctor|judge|"
+               r"player|coach|manager|minister|candidate|author|artist|director|executive|chief|spokesperson|"
+               r"spokesman|spokeswoman|lawyer|prosecutor|witness|winner|founder|chairman|chairwoman|mayor|"
+               r"governor|senator|journalist|reporter|team leader|individual|athlete|striker|goalkeeper|"
+               r"actor|actress|singer|designer|photographer|architect|surgeon|nurse|officer|victim|suspect)")
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)+\b")
 
 
@@ -255,7 +276,7 @@ AGE = re.compile(r"\b\d{1,3}-year-old\b|\baged?\s+\d{1,3}\b|\b\d{1,3} years old\
 
 
 def answer_type(question: str) -> str | None:
-    """'number', 'distance', 'duration', 'age', 'date', 'person', 'place' or None."""
+    """'money', 'count', 'number', 'distance', 'duration', 'age', 'date', 'person', 'place' or None."""
     q = question.lower().strip()
     if re.search(r"\bhow (?:far|long a drive|close)\b|\bdistance\b", q):
         return "distance"
@@ -263,13 +284,17 @@ def answer_type(question: str) -> str | None:
         return "age"
     if re.search(r"\bhow long\b(?! is the| was the| are the| were the)|\bfor how long\b|\bwhat period\b", q):
         return "duration"
+    if MONEY_QUESTION.search(q):
+        return "money"
+    if re.search(r"\bhow many\b", q) and not re.search(rf"\bhow many\s+(?:\w+\s+)?{MEASURE_UNIT}", q):
+        return "count"
     if re.search(r"\bhow (?:many|much|large|big|long)\b|\bwhat (?:number|percentage|share|amount)\b|"
                  r"\bwhat (?:is|was|were|are) the (?:number|total|amount|cost|price|population|size|budget|"
                  r"value|revenue|turnout)\b|\bpopulation\b", q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|day|month)\b", q):
         return "date"
-    if re.search(r"\bwho\b|\bwhose\b|\bwhich (?:person|man|woman|official|leader|president)\b", q):
+    if re.search(rf"\bwho\b|\bwhose\b|\b(?:which|what) {PERSON_NOUN}\b", q):
         return "person"
     if re.search(r"\bwhere\b|\bwhich (?:country|city|town|place|border|region)\b", q):
         return "place"
@@ -284,6 +309,12 @@ def has_answer_shape(sentence: str, wanted: str | None) -> bool:
         return bool(DURATION.search(sentence))
     if wanted == "age":
         return bool(AGE.search(sentence))
+    if wanted == "money":
+        return bool(MONEY.search(sentence))
+    if wanted == "count":
+        # "How many homes lost power?" is not answered by "gusts of 170 kilometres per hour".
+        return any(not re.match(rf"\s*(?:-\s*)?{MEASURE_UNIT}", sentence[m.end():], re.I)
+                   for m in NUMBER.finditer(sentence))
     if wanted == "number":
         return bool(NUMBER.search(sentence))
     if wanted == "date":

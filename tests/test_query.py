@@ -115,12 +115,17 @@ def test_a_question_with_no_outlet_or_date_is_unfiltered():
 
 
 @pytest.mark.parametrize("question, kind", [
-    ("how many crossed at Altanbulag?", "number"),
+    ("how many crossed at Altanbulag?", "count"),
     ("How far is Ulaanbaatar from the border?", "distance"),
     ("When did Russia launch the invasion?", "date"),
     ("Who urged Putin to end the conflict?", "person"),
     ("Where did the Russians cross?", "place"),
     ("Why did he leave?", None),
+    ("What is the budget for the new flood barrier?", "money"),
+    ("How much did the club pay to sign him?", "money"),
+    ("How many homes lost power during the storm?", "count"),
+    ("How many kilometres did the convoy travel?", "number"),
+    ("Which researcher led the team?", "person"),
 ])
 def test_answer_types(question, kind):
     assert answer_type(question) == kind
@@ -143,6 +148,13 @@ def test_follow_up_detection(question, follows):
      "the man in his twenties told AFP", "He was among thousands of Russians."),
     ("How long is the border with Russia?", "number",
      "It shares a 3,500-kilometer border with Russia.", "The border is long."),
+    ("What is the budget for the new flood barrier?", "money",
+     "Councillors voted to spend 6.3 million euros on the new flood barrier.",
+     "The new flood barrier is scheduled to open on 20 December."),
+    ("How much did the club pay for him?", "money", "The fee was reported to be $42m.", "He signed 3 years ago."),
+    ("How many homes lost power during Storm Petra?", "count",
+     "Officials said 33,072 homes lost power during Storm Petra.",
+     "Storm Petra brought wind gusts of up to 170 kilometres per hour."),
 ])
 def test_answer_shapes(question, kind, answering, not_answering):
     from newsdesk.query import has_answer_shape
