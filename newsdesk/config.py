@@ -66,17 +66,17 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         40, validation_alias="CHUNK_OVERLAP_TOKENS", description="Overlap between neighbouring chunks."
     )
-    embed_batch_size: int = Field(32, validation_alias="EMBED_BATCH_SIZE")
+    embed_batch_size: int = Field(32, ge=1, validation_alias="EMBED_BATCH_SIZE")
     embed_threads: int = Field(
-        0, validation_alias="EMBED_THREADS", description="onnxruntime threads; 0 lets it use every core."
+        0, ge=0, validation_alias="EMBED_THREADS", description="onnxruntime threads; 0 lets it use every core."
     )
 
     # -- answering ------------------------------------------------------------
     answerer: str = Field(
         "extractive", validation_alias="NEWSDESK_ANSWERER", description="extractive or llm."
     )
-    top_k: int = Field(8, validation_alias="TOP_K", description="Passages handed to the answerer.")
-    max_chunks_per_article: int = Field(3, validation_alias="MAX_CHUNKS_PER_ARTICLE")
+    top_k: int = Field(8, ge=1, validation_alias="TOP_K", description="Passages handed to the answerer.")
+    max_chunks_per_article: int = Field(3, ge=1, validation_alias="MAX_CHUNKS_PER_ARTICLE")
     refusal_threshold: float = Field(
         0.30,
         validation_alias="REFUSAL_THRESHOLD",
