@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from newsdesk.answering import COMPOUND_THRESHOLD_FACTOR  # noqa: E402
 from newsdesk.config import load_settings  # noqa: E402
 from newsdesk.engine import Engine  # noqa: E402
 from newsdesk.evaluation import load_questions  # noqa: E402
@@ -34,6 +35,11 @@ def collect(questions_path: str, data_dir: str) -> list[dict]:
     return rows
 
 
+def below(row: dict, threshold: float) -> bool:
+    """Refused at this threshold (compound questions get `COMPOUND_THRESHOLD_FACTOR` of it)."""
+    return row["score"] < threshold * (COMPOUND_THRESHOLD_FACTOR if row.get("compound") else 1.0)
+
+
 def table(signals: dict[str, list[dict]]) -> None:
     names = list(signals)
     print("threshold  " + "  ".join(f"{n + ' refused':>18} {n + ' false':>16}" for n in names))
@@ -44,8 +50,8 @@ def table(signals: dict[str, list[dict]]) -> None:
             rows = signals[name]
             null = [r for r in rows if not r["answerable"]]
             real = [r for r in rows if r["answerable"]]
-            refused = sum(r["score"] < threshold for r in null) / len(null) if null else float("nan")
-            false = sum(r["score"] < threshold for r in real) / len(real) if real else float("nan")
+            refused = sum(below(r, threshold) for r in null) / len(null) if null else float("nan")
+            false = sum(below(r, threshold) for r in real) / len(real) if real else float("nan")
             cells.append(f"{refused:>18.3f} {false:>16.3f}")
         print(f"{threshold:>9.2f}  " + "  ".join(cells))
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from conftest import SEED_ID, SEEDS
-from newsdesk.answering import ExtractiveAnswerer, Passage, validate_citations
+from newsdesk.answering import Evidence, ExtractiveAnswerer, Passage, validate_citations
 from newsdesk.config import load_settings
 from newsdesk.engine import Engine
 from newsdesk.ingestion import Ingestor
@@ -363,3 +363,12 @@ def test_a_compound_question_may_take_its_names_from_several_articles():
     simple = ask_extractive("Did Epic Games beat Google in the suit Helena World Chronicle brought?",
                             EPIC_AND_PUBLISHER)
     assert simple.refused and simple.evidence.unsupported_names > 0.3
+
+
+def test_a_compound_question_is_held_to_a_lower_threshold_than_a_simple_one():
+    # Each sentence of a comparison answers one part, so its best sentence covers less.
+    signals = dict(sentence_coverage=0.2, passage_coverage=0.2, union_coverage=0.2, dense=0.37, missing_names=0.0)
+    simple, compound = Evidence(**signals), Evidence(**signals, compound=True)
+    assert simple.score == compound.score
+    assert simple.score < simple.threshold(0.30)
+    assert compound.score >= compound.threshold(0.30)
