@@ -263,6 +263,22 @@ class FeedOutcome(_Redacted):
     status: Literal["fetched", "not modified", "failed"]
     entries: int = 0
     note: str | None = None
+    failed_polls: int = Field(0, description="A scheduled poll's failed feed: how many polls in a row it "
+                                             "has failed, this one included (1: it has just started).")
+    recovered_after: int = Field(0, description="A scheduled poll's answering feed: how many polls in a "
+                                                "row it had failed before this one (0: it was fine).")
+
+    @property
+    def still_failing(self) -> bool:
+        """Failed, and already known to be failing: a poll says no more of it than that."""
+        return self.status == "failed" and self.failed_polls > 1
+
+    def failure(self) -> Failure:
+        return Failure(path=self.url, error=f"feed: {self.note}")
+
+    def back_after(self) -> str:
+        """How long a feed that answers again was down, in words: "after 3 failed polls"."""
+        return f"after {self.recovered_after} failed poll{'' if self.recovered_after == 1 else 's'}"
 
 
 class PageOutcome(_Redacted):
@@ -300,12 +316,50 @@ class WebReport(BaseModel):
         if summary_only:
             parts.append(f"{summary_only} from the feed's summary only")
         failed = sum(1 for feed in self.feeds if feed.status == "failed")
-        if failed:
-            parts.append(f"{failed} feed{'' if failed == 1 else 's'} failed")
+        still = sum(1 for feed in self.feeds if feed.still_failing)
+        if failed - still:
+            parts.append(f"{failed - still} feed{'' if failed - still == 1 else 's'} failed")
+        if still:
+            parts.append(f"{still} feed{'' if still == 1 else 's'} still failing")
+        back = len(self.recovered_feeds)
+        if back:
+            parts.append(f"{back} feed{'' if back == 1 else 's'} back")
         others = len(self.summary.failures) - failed
         if others > 0:
             parts.append(f"{others} other failure{'' if others == 1 else 's'}")
         return ", ".join(parts)
+
+    @property
+    def newly_failed_feeds(self) -> list[FeedOutcome]:
+        """Feeds that failed and were not already known to be failing (every failed feed of an
+        unscheduled run)."""
+        return [feed for feed in self.feeds if feed.status == "failed" and not feed.still_failing]
+
+    @property
+    def recovered_feeds(self) -> list[FeedOutcome]:
+        return [feed for feed in self.feeds if feed.recovered_after]
+
+    @property
+    def fresh_failures(self) -> list[Failure]:
+        """The failures, less those of feeds already known to be failing."""
+        known = [feed.failure() for feed in self.feeds if feed.still_failing]
+        return [failure for failure in self.failures if failure not in known]
+
+    @property
+    def worth_telling(self) -> bool:
+        """Whether someone who saw the previous polls learns something: new or updated articles,
+        a feed that started failing or came back, or any other failure. A feed that stays down is
+        told once, when it starts failing, and once more when it is back."""
+        return self.changed or bool(self.fresh_failures or self.recovered_feeds)
+
+    def watch_details(self) -> list[str]:
+        """The lines below a poll's line in `newsdesk watch`: each fresh failure with its reason,
+        and, in brief, the feeds still failing and the ones back."""
+        lines = [f"failed: {failure.path}: {failure.error}" for failure in self.fresh_failures]
+        lines += [f"still failing ({feed.failed_polls} polls in a row): {feed.url}"
+                  for feed in self.feeds if feed.still_failing]
+        lines += [f"back: {feed.url}, {feed.back_after()}" for feed in self.recovered_feeds]
+        return lines
 
     def describe(self) -> str:
         lines = [self.summary.describe()]
@@ -393,8 +447,9 @@ class WebCollector:
 
     @staticmethod
     def _feed_failed(url: str, reason: str, collected: Collected) -> list[Article]:
-        collected.feeds.append(FeedOutcome(url=url, status="failed", note=reason))
-        collected.failures.append(Failure(path=redact(url), error=f"feed: {reason}"))
+        outcome = FeedOutcome(url=url, status="failed", note=reason)
+        collected.feeds.append(outcome)
+        collected.failures.append(outcome.failure())
         return []
 
     async def _entry(self, feed: ParsedFeed, entry: FeedEntry, collected: Collected) -> Article | None:
@@ -607,6 +662,10 @@ class FeedPoller:
     directory: a poll that finds another one running returns None at once.
     Fetching is asynchronous and extraction and embedding run in worker
     threads, so polling never blocks the caller's event loop.
+
+    A feed's run of failed polls is kept in the data directory (so it outlives
+    a restart) and set on its `FeedOutcome`: a feed that starts failing is
+    logged as a warning, one that is back as info, one still failing at debug.
     """
 
     def __init__(self, settings: Settings, ingestor: Ingestor | None = None, *,
@@ -620,21 +679,41 @@ class FeedPoller:
         feeds = list(self.settings.feeds if feeds is None else feeds)
         lock = LockFile(Path(self.settings.data_dir) / "web" / ".poll.lock")
         started = time.perf_counter()
+        collected = Collected()
         try:
             if not lock.acquire(wait=False):
                 logger.info("feed poll skipped: another poll is still running")
                 return None
             collected = await WebCollector(self.settings, self.policy).collect(feeds)
+            await asyncio.to_thread(self._record_feed_health, collected.feeds)
             ingestor = await self._get_ingestor()
             summary = await asyncio.to_thread(index_collected, ingestor, collected)
         except (StoreError, UsageError) as exc:
-            return _failed_report(str(self.settings.data_dir), str(exc))
+            return _failed_report(str(self.settings.data_dir), str(exc), collected)
         finally:
             lock.release()
         summary.seconds = time.perf_counter() - started
         report = WebReport(summary=summary, feeds=collected.feeds, pages=collected.pages)
         logger.info("feed poll: %s", report.line())
         return report
+
+    def _record_feed_health(self, outcomes: list[FeedOutcome]) -> None:
+        """Count each feed's failed polls in the data directory, note them on its outcome, and log
+        the changes: a warning when a feed starts failing, info when it is back."""
+        failed = {feed.url: feed.note or "failed" for feed in outcomes if feed.status == "failed"}
+        answered = [feed.url for feed in outcomes if feed.status != "failed"]
+        failing, recovered = PageStore(self.settings.data_dir).record_feed_health(failed, answered)
+        for feed in outcomes:
+            if feed.status == "failed":
+                feed.failed_polls = failing[feed.url]
+                if feed.failed_polls == 1:
+                    logger.warning("feed %s is failing: %s", feed.url, feed.note)
+                else:
+                    logger.debug("feed %s still failing (%d polls in a row): %s", feed.url,
+                                 feed.failed_polls, feed.note)
+            elif recovered[feed.url]:
+                feed.recovered_after = recovered[feed.url]
+                logger.info("feed %s is back, %s", feed.url, feed.back_after())
 
     async def _get_ingestor(self) -> Ingestor:
         if self._ingestor is None:
@@ -682,15 +761,17 @@ async def watch(settings: Settings, feeds: Iterable[str], seconds: float, *, emi
         elif as_json:
             emit(outcome.json_summary())
         else:
-            emit(f"{stamp} {outcome.line()}"
-                 + "".join(f"\n  failed: {failure.path}: {failure.error}" for failure in outcome.failures))
+            emit(f"{stamp} {outcome.line()}" + "".join(f"\n  {line}" for line in outcome.watch_details()))
 
     await poller.run_every(seconds, report, feeds=feeds, stop=stop)
 
 
-def _failed_report(path: str, error: str) -> WebReport:
-    return WebReport(summary=IngestSummary(failures=[Failure(path=path, error=error)],
-                                           articles=ArticleCounts(failed=1)))
+def _failed_report(path: str, error: str, collected: Collected | None = None) -> WebReport:
+    """A poll that could not finish: its error, after whatever it had collected."""
+    collected = collected or Collected()
+    failures = [*collected.failures, Failure(path=path, error=error)]
+    return WebReport(summary=IngestSummary(failures=failures, articles=ArticleCounts(failed=len(failures))),
+                     feeds=collected.feeds, pages=collected.pages)
 
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)", re.IGNORECASE)

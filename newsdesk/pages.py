@@ -1,6 +1,8 @@
 """Fetched web pages and HTTP validators, kept in the data directory.
 
     data/web/web.sqlite3       feeds: ETag / Last-Modified per feed URL (for 304s);
+                               feed_failures: the feeds a scheduled poll found failing,
+                               how many polls in a row, since when and why;
                                pages: page URL -> article id, its validators, the feed
                                entry it was fetched for, when it was last fetched or
                                revalidated, and whether only the summary was used
@@ -20,6 +22,7 @@ import datetime as dt
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,12 @@ CREATE TABLE IF NOT EXISTS feeds (
     etag TEXT,
     last_modified TEXT,
     checked_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_failures (
+    url TEXT PRIMARY KEY,
+    failed_polls INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    since TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pages (
     url TEXT PRIMARY KEY,
@@ -122,6 +131,24 @@ class PageStore:
                 "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
                 "last_modified = excluded.last_modified, checked_at = excluded.checked_at",
                 [(url, v.etag, v.last_modified, now_iso()) for url, v in validators.items()])
+
+    def record_feed_health(self, failed: dict[str, str], answered: Iterable[str]
+                           ) -> tuple[dict[str, int], dict[str, int]]:
+        """After a scheduled poll: the run of failed polls of each `failed` feed (url -> reason)
+        grows by one, and that of each feed that `answered` ends.
+
+        Returns how many polls in a row each failed feed has now failed (1: it has just started),
+        and how many each answering feed had failed before this one (0: it was fine).
+        """
+        answered = list(answered)
+        with closing(self._connect()) as db, db:
+            runs = dict(db.execute("SELECT url, failed_polls FROM feed_failures"))
+            db.executemany(
+                "INSERT INTO feed_failures (url, failed_polls, reason, since) VALUES (?, 1, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET failed_polls = failed_polls + 1, reason = excluded.reason",
+                [(url, reason, now_iso()) for url, reason in failed.items()])
+            db.executemany("DELETE FROM feed_failures WHERE url = ?", [(url,) for url in answered])
+        return ({url: runs.get(url, 0) + 1 for url in failed}, {url: runs.get(url, 0) for url in answered})
 
     def page_record(self, url: str) -> PageRecord | None:
         with closing(self._connect()) as db:

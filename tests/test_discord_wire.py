@@ -7,6 +7,7 @@ import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -17,6 +18,9 @@ from newsdesk import cli
 from newsdesk.audit import AuditStore
 from newsdesk.discord_bot.client import NewsdeskBot
 from newsdesk.discord_bot.runner import TOKEN_MISSING, run_client
+from newsdesk.feeds import FeedPoller
+from newsdesk.fetching import FetchPolicy
+from newsdesk.ingestion import Ingestor
 
 
 @pytest.fixture
@@ -270,12 +274,39 @@ the town council said. Engineers replaced the iron railings and strengthened the
 </article></body></html>"""
 
 
+@dataclass
+class NewsSite:
+    base: str = ""
+    feed_failures: int = 0
+    """The next this many requests for the feed are answered 500."""
+    feed_requests: int = 0
+    _counts: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    @property
+    def feed(self) -> str:
+        return f"{self.base}/news.rss"
+
+    def feed_asked(self, times: int) -> asyncio.Event:
+        """Set once the feed has been asked for `times` times."""
+        return self._counts.setdefault(times, asyncio.Event())
+
+    def count_feed_request(self) -> None:
+        self.feed_requests += 1
+        self.feed_asked(self.feed_requests).set()
+
+
 @pytest.fixture
 async def news_site():
     from aiohttp import web
 
+    site = NewsSite()
+
     async def feed(request):
-        return web.Response(text=RSS.format(base=base), content_type="application/rss+xml")
+        site.count_feed_request()
+        if site.feed_failures > 0:
+            site.feed_failures -= 1
+            return web.Response(status=500, text="temporary trouble")
+        return web.Response(text=RSS.format(base=site.base), content_type="application/rss+xml")
 
     async def page(request):
         return web.Response(text=PAGE, content_type="text/html")
@@ -285,20 +316,17 @@ async def news_site():
     app.router.add_get("/bridge", page)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    yield base
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    site.base = f"http://127.0.0.1:{tcp._server.sockets[0].getsockname()[1]}"
+    yield site
     await runner.cleanup()
 
 
 async def test_feeds_are_polled_in_the_background_and_reported_to_the_mod_log(
         fake, engine, audit, index_settings, news_site, tmp_path, embedder):
-    from newsdesk.feeds import FeedPoller
-    from newsdesk.ingestion import Ingestor
-
     poll_settings = index_settings.model_copy(update={"data_dir": tmp_path / "feed-data",
-                                                      "feeds": [f"{news_site}/news.rss"]})
+                                                      "feeds": [news_site.feed]})
     poller = FeedPoller(poll_settings, Ingestor(poll_settings, embedder=embedder))
     settings = index_settings.model_copy(update={"feeds": poll_settings.feeds, "feeds_poll_minutes": 60,
                                                  "discord_mod_log_channel_id": fake.channel_id})
@@ -308,6 +336,36 @@ async def test_feeds_are_polled_in_the_background_and_reported_to_the_mod_log(
             lambda r: r.path == f"/channels/{fake.channel_id}/messages" and "Feeds" in r.json["content"])
         assert report.json["content"] == "**Feeds:** 1 new article"
         assert report.json["allowed_mentions"]["parse"] == []
+
+
+class PromptPoller(FeedPoller):
+    """The real poller, polling again a moment after each poll instead of FEEDS_POLL_MINUTES later."""
+
+    async def run_every(self, seconds, on_report, **options):
+        await super().run_every(0.05, on_report, **options)
+
+
+async def test_a_feed_that_stays_down_is_posted_once_and_again_when_it_is_back(
+        fake, engine, audit, index_settings, news_site, tmp_path, embedder):
+    news_site.feed_failures = 3  # three polls of one attempt each
+    poll_settings = index_settings.model_copy(update={"data_dir": tmp_path / "feed-data",
+                                                      "feeds": [news_site.feed]})
+    poller = PromptPoller(poll_settings, Ingestor(poll_settings, embedder=embedder),
+                          policy=FetchPolicy.from_settings(poll_settings, retry_delays=()))
+    settings = index_settings.model_copy(update={"feeds": poll_settings.feeds, "feeds_poll_minutes": 60,
+                                                 "discord_mod_log_channel_id": fake.channel_id})
+    bot = NewsdeskBot(settings, engine, audit, feed_poller=poller, guild_ready_timeout=0.05)
+    to_mod_log = posted_to(f"/channels/{fake.channel_id}/messages")
+    async with running(fake, bot):
+        # The sixth poll starts once the fifth, the first after the recovery, has been reported.
+        await asyncio.wait_for(news_site.feed_asked(6).wait(), timeout=120)
+
+    posts = [r.json["content"] for r in fake.requests if to_mod_log(r)]
+    assert posts == [
+        f"**Feeds:** no new articles, 1 feed failed\nFeed failing: <{news_site.feed}>: "
+        "HTTP 500 Internal Server Error",
+        f"**Feeds:** 1 new article, 1 feed back\nFeed back: <{news_site.feed}>, after 3 failed polls",
+    ]
 
 
 def test_newsdesk_bot_answers_as_the_operator_runs_it(operator_env, index_settings):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ from newsdesk.articles import ArticleError
 from newsdesk.cli import main
 from newsdesk.config import Settings
 from newsdesk.feeds import (SUMMARY_NOTE, FeedError, FeedPoller, canonical_url, extract_page,
-                            ingest_sources, parse_duration, parse_feed)
+                            ingest_sources, parse_duration, parse_feed, watch)
 from newsdesk.fetching import Fetcher, FetchError, FetchPolicy
 from newsdesk.ingestion import Ingestor
 from newsdesk.pages import StoredPage
@@ -446,6 +447,42 @@ async def test_run_every_polls_on_a_schedule_until_stopped(site, feed_settings, 
 
     assert lines == ["2 new articles", "no new articles"]
     assert site.count("/news.rss") == 2
+
+
+async def test_a_feed_that_stays_down_is_told_once_and_again_when_it_is_back_across_a_restart(
+        site, feed_settings, caplog):
+    gazette(site)
+    feed = site.url("/news.rss")
+    site.routes["/news.rss"].fail_times = 3 * 3  # three polls of three attempts each
+    lines: list[str] = []
+
+    async def watch_for(polls: int) -> None:
+        stop = asyncio.Event()
+
+        def emit(line: str) -> None:
+            lines.append(line.split(" ", 1)[1])  # without the time stamp
+            if len(lines) >= polls:
+                stop.set()
+
+        await watch(feed_settings, [feed], 0.01, emit=emit, stop=stop, policy=fast_policy(feed_settings))
+
+    with caplog.at_level(logging.DEBUG, logger="newsdesk.feeds"):
+        await watch_for(2)
+        await watch_for(4)  # `newsdesk watch` started again: the feed's failed polls are remembered
+
+    failing = "HTTP 500 Internal Server Error after 3 attempts"
+    assert lines == [
+        f"no new articles, 1 feed failed\n  failed: {feed}: feed: {failing}",
+        f"no new articles, 1 feed still failing\n  still failing (2 polls in a row): {feed}",
+        f"no new articles, 1 feed still failing\n  still failing (3 polls in a row): {feed}",
+        f"2 new articles, 1 feed back\n  back: {feed}, after 3 failed polls",
+    ]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records
+              if r.name == "newsdesk.feeds" and not r.getMessage().startswith("feed poll:")]
+    assert logged == [("WARNING", f"feed {feed} is failing: {failing}"),
+                      ("DEBUG", f"feed {feed} still failing (2 polls in a row): {failing}"),
+                      ("DEBUG", f"feed {feed} still failing (3 polls in a row): {failing}"),
+                      ("INFO", f"feed {feed} is back, after 3 failed polls")]
 
 
 async def test_the_fetcher_limits_requests_per_host(site, feed_settings):

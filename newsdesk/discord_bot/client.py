@@ -80,11 +80,13 @@ class NewsdeskBot(discord.Client):
                 name="newsdesk-feed-poll")
 
     async def _report_feed_poll(self, report: Any) -> None:
-        """A poll that changed something (or failed) is one line in the moderators' log channel."""
-        if report is None or not (report.changed or report.failures):
+        """A poll worth telling (new articles, a feed that started failing or is back, another
+        failure) is one post in the moderators' log channel; a feed that stays down is not
+        repeated poll after poll."""
+        if report is None or not report.worth_telling:
             return
         await self.wait_until_ready()
-        await self.post_to_mod_log([f"**Feeds:** {formatting.shown(report.line())}"])
+        await self.post_to_mod_log(formatting.feed_poll_blocks(report))
 
     async def sync_commands(self) -> None:
         """Slash commands to the configured guilds (available at once), else globally."""

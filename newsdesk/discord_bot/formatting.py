@@ -136,6 +136,20 @@ def render_passages(citations: Sequence[Citation], limit: int = MESSAGE_LIMIT) -
     return pack(blocks, limit, separator="\n\n")
 
 
+def feed_poll_blocks(report) -> list[str]:
+    """A feed poll for the moderators' log (`report` is a `newsdesk.feeds.WebReport`): its one-line
+    summary, each feed that has just started failing with the reason, and each one that is back."""
+    blocks = [f"**Feeds:** {shown(report.line())}"]
+    blocks += [f"Feed failing: {_bare_link(feed.url)}: {shown(feed.note or 'no reason given')}"
+               for feed in report.newly_failed_feeds]
+    blocks += [f"Feed back: {_bare_link(feed.url)}, {feed.back_after()}" for feed in report.recovered_feeds]
+    return blocks
+
+
+def _bare_link(url: str) -> str:
+    return _link(url).strip() or shown(url)
+
+
 def thread_name(question: str) -> str:
     """A thread title from the question (1-100 characters, no mentions)."""
     name = shorten(escape_mentions(question), THREAD_NAME_LIMIT)
