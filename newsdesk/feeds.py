@@ -4,8 +4,9 @@
 A run fetches every feed conditionally, so an unchanged feed answers 304 and
 costs nothing more. For each entry it reuses the stored page when the entry is
 unchanged and the page was checked recently (`FetchPolicy.page_recheck_seconds`);
-otherwise it fetches the page (conditionally, when one is stored)
-and extracts text and metadata with trafilatura. An entry whose page cannot be
+otherwise it fetches the page (conditionally, when one is stored; only where the
+site's robots.txt allows: the feeds themselves, named by the operator, are read
+regardless) and extracts text and metadata with trafilatura. An entry whose page cannot be
 fetched, or holds no article text, falls back to the feed's own text with a
 closing note saying so, unless an earlier full copy is stored, which is kept.
 The articles (id = canonical URL) then go through `Ingestor.ingest_articles`,
@@ -533,7 +534,8 @@ class WebCollector:
                           entry: FeedEntry | None) -> Article:
         """Fetch a feed entry's or a --url page, conditionally when a full copy is stored: that copy on
         304, else the article extracted and stored afresh (raises FetchError or ArticleError)."""
-        result = await self._fetcher.fetch(url, record.validators if full_copy else None, accept=PAGE_ACCEPT)
+        result = await self._fetcher.fetch(url, record.validators if full_copy else None, accept=PAGE_ACCEPT,
+                                           obey_robots=True)
         if result.not_modified and full_copy is not None:
             self.pages.revalidated(url, entry.fingerprint if entry else record.entry_fingerprint)
             collected.pages.append(PageOutcome(url=url, article_id=full_copy.article.id,

@@ -8,27 +8,41 @@ connections with backoff (waiting as long as a 429 or 503's Retry-After asks
 instead, up to the request timeout), gives every request one deadline from
 connect to last byte, and stops reading a body as soon as it passes the size
 cap. Any failure is a `FetchError` whose message a person can act on.
+
+Asked to (`obey_robots=True`, as article pages are), it first reads the site's
+/robots.txt, once per site per Fetcher, and refuses what it disallows for our
+User-Agent. Following Google's reading: a robots.txt that is missing (any 4xx
+but 429) allows everything; one that cannot be read (5xx, 429, a timeout, a
+refused connection) disallows the whole site for this run. A Crawl-delay
+spaces out every later request to that host, up to `FetchPolicy.max_crawl_delay`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
 
 import httpx
 
 from newsdesk import __version__
 from newsdesk.config import Settings
 
+logger = logging.getLogger(__name__)
+
 USER_AGENT = f"newsdesk/{__version__} (news archive feed reader; python-httpx)"
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_CONCURRENT = 16
+ROBOTS_ACCEPT = "text/plain, */*;q=0.1"
+DISALLOWED = "disallowed by robots.txt"
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,8 @@ class FetchPolicy:
     # A stored page still listed in a changed feed is revalidated (a conditional request) when it
     # was last checked longer ago than this: corrections the feed does not announce are caught.
     page_recheck_seconds: float = 6 * 3600
+    # A robots.txt Crawl-delay longer than this is honoured as this (a feed's pages should not take hours).
+    max_crawl_delay: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> "FetchPolicy":
@@ -105,6 +121,23 @@ class _TooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class SiteRules:
+    """What one site's robots.txt lets us fetch during one run."""
+
+    parser: RobotFileParser | None = None
+    unreadable: str | None = None
+    """Why robots.txt could not be read, when it could not: then nothing on the site is fetched."""
+
+    def refusal(self, url: str, user_agent: str) -> str | None:
+        """Why `url` may not be fetched, or None when it may."""
+        if self.unreadable is not None:
+            return f"not fetched: the site's robots.txt could not be read ({self.unreadable})"
+        if self.parser is not None and not self.parser.can_fetch(user_agent, url):
+            return DISALLOWED
+        return None
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -112,19 +145,24 @@ def _utc_now() -> datetime:
 class Fetcher:
     """An HTTP client for one run; use as `async with Fetcher(policy) as fetcher`.
 
-    `sleep` and `now` are how it waits between attempts and reads the time (for a Retry-After
-    date); tests pass their own to see the waits without waiting."""
+    `sleep`, `now` and `clock` are how it waits (between attempts, for a Crawl-delay), reads the
+    time (for a Retry-After date) and measures the time between requests; tests pass their own
+    to see the waits without waiting."""
 
     def __init__(self, policy: FetchPolicy, *, transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-                 now: Callable[[], datetime] = _utc_now):
+                 now: Callable[[], datetime] = _utc_now, clock: Callable[[], float] = time.monotonic):
         self.policy = policy
         self._transport = transport
         self._sleep = sleep
         self._now = now
+        self._clock = clock
         self._client: httpx.AsyncClient | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._overall = asyncio.Semaphore(MAX_CONCURRENT)
+        self._site_rules: dict[str, asyncio.Task[SiteRules]] = {}
+        self._crawl_delays: dict[str, float] = {}
+        self._next_start: dict[str, float] = {}
 
     async def __aenter__(self) -> "Fetcher":
         self._client = httpx.AsyncClient(
@@ -142,18 +180,24 @@ class Fetcher:
             self._client = None
 
     async def fetch(self, url: str, validators: Validators | None = None, *,
-                    accept: str = "*/*") -> FetchResult:
-        """The body of `url` (or a 304 result when `validators` still match); raises FetchError."""
+                    accept: str = "*/*", obey_robots: bool = False) -> FetchResult:
+        """The body of `url` (or a 304 result when `validators` still match); raises FetchError,
+        also, with `obey_robots`, for a URL the site's robots.txt does not let us fetch."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(url, "not an http(s) URL")
-        headers = {"Accept": accept, **(validators.headers() if validators else {})}
         host = parts.hostname.lower()
+        if obey_robots:
+            refusal = (await self._rules_for(parts, host)).refusal(url, self.policy.user_agent)
+            if refusal is not None:
+                raise FetchError(url, refusal)
+        headers = {"Accept": accept, **(validators.headers() if validators else {})}
         semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.policy.per_host))
         attempt = 0
         while True:
             attempt += 1
             retry_reason: str | None = None
+            await self._keep_crawl_delay(host)
             async with semaphore, self._overall:
                 try:
                     async with asyncio.timeout(self.policy.timeout_seconds):
@@ -184,6 +228,43 @@ class Fetcher:
                 raise FetchError(url, f"{retry_reason}{tries}{wanted}", status)
             backoff = self.policy.retry_delays[attempt - 1]
             await self._sleep(backoff if asked is None else min(asked, self.policy.timeout_seconds))
+
+    async def _rules_for(self, parts: SplitResult, host: str) -> SiteRules:
+        """The site's robots.txt rules, read once per site (scheme, host and port) by this Fetcher."""
+        robots_url = redact(urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "/robots.txt", "", "")))
+        task = self._site_rules.get(robots_url)
+        if task is None:
+            task = asyncio.ensure_future(self._read_robots(robots_url, host))
+            self._site_rules[robots_url] = task
+        return await task
+
+    async def _read_robots(self, robots_url: str, host: str) -> SiteRules:
+        try:
+            result = await self.fetch(robots_url, accept=ROBOTS_ACCEPT)
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                return SiteRules()  # no robots.txt: everything is allowed
+            logger.warning("%s could not be read (%s): no page of the site is fetched this run",
+                           robots_url, exc.reason)
+            return SiteRules(unreadable=exc.reason)
+        parser = RobotFileParser(robots_url)
+        parser.parse(result.body.decode("utf-8", errors="replace").splitlines())
+        delay = parser.crawl_delay(self.policy.user_agent)
+        if delay:
+            self._crawl_delays[host] = min(float(delay), self.policy.max_crawl_delay)
+            self._next_start[host] = self._clock() + self._crawl_delays[host]
+        return SiteRules(parser)
+
+    async def _keep_crawl_delay(self, host: str) -> None:
+        """Wait for this request's turn when the host's robots.txt asks for a Crawl-delay."""
+        delay = self._crawl_delays.get(host)
+        if not delay:
+            return
+        now = self._clock()
+        start = max(now, self._next_start.get(host, now))
+        self._next_start[host] = start + delay
+        if start > now:
+            await self._sleep(start - now)
 
     async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
         assert self._client is not None, "use the Fetcher as an async context manager"

@@ -73,7 +73,7 @@ class Site:
     in_flight: int = 0
     base: str = ""
 
-    async def start(self) -> None:
+    async def start(self) -> "Site":
         self.release = asyncio.Event()
         self._arrived: dict[str, asyncio.Event] = {}
         app = web.Application()
@@ -85,6 +85,7 @@ class Site:
         host, port = self.runner.addresses[0][:2]
         self.port = port
         self.base = f"http://{host}:{port}"
+        return self
 
     async def stop(self) -> None:
         self.release.set()
@@ -147,8 +148,15 @@ class Site:
 
 @pytest.fixture
 async def site():
-    server = Site()
-    await server.start()
+    server = await Site().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def other_site():
+    """A second site, on its own port: another site as robots.txt sees it."""
+    server = await Site().start()
     yield server
     await server.stop()
 
@@ -303,7 +311,7 @@ async def test_a_silent_correction_is_caught_when_the_stored_page_is_rechecked(s
     rechecked = await FeedPoller(feed_settings, Ingestor(feed_settings, embedder), policy=policy).poll([feed])
 
     asked = {seen.path: seen.headers for seen in site.requests[before:]}
-    assert set(asked) == {"/news.rss", "/news/bridge", "/news/ferry"}
+    assert set(asked) == {"/news.rss", "/robots.txt", "/news/bridge", "/news/ferry"}
     assert asked["/news/bridge"]["If-None-Match"] == '"bridge-1"'
     counts = rechecked.summary.articles
     assert (counts.updated, counts.unchanged) == (1, 1)
@@ -411,7 +419,8 @@ async def test_pages_over_the_size_cap_are_not_read(site, feed_settings, embedde
     before = len(site.requests)
     again = await asyncio.to_thread(ingest_sources, feed_settings, Ingestor(feed_settings, embedder),
                                     urls=urls[2:], policy=fast_policy(feed_settings))
-    assert [seen.headers.get("If-None-Match") for seen in site.requests[before:]] == ['"bridge-1"']
+    assert [(seen.path, seen.headers.get("If-None-Match")) for seen in site.requests[before:]] == [
+        ("/robots.txt", None), ("/news/bridge", '"bridge-1"')]
     assert [page.status for page in again.pages] == ["not modified"]
     assert again.summary.articles.unchanged == 1 and again.summary.chunks.embedded == 0
 
@@ -483,6 +492,101 @@ async def test_a_feed_that_stays_down_is_told_once_and_again_when_it_is_back_acr
                       ("DEBUG", f"feed {feed} still failing (2 polls in a row): {failing}"),
                       ("DEBUG", f"feed {feed} still failing (3 polls in a row): {failing}"),
                       ("INFO", f"feed {feed} is back, after 3 failed polls")]
+
+
+ROBOTS = """# Nobody may crawl this site, except newsdesk, which may read all but the ferry stories.
+User-agent: *
+Disallow: /
+
+User-agent: newsdesk
+Disallow: /news/ferry
+Disallow: /news.rss
+"""
+
+
+async def test_robots_txt_is_read_once_per_site_and_what_it_disallows_is_not_fetched(
+        site, other_site, feed_settings, embedder):
+    gazette(site)
+    site.routes["/robots.txt"] = Route(body=ROBOTS.encode(), content_type="text/plain")
+    site.routes["/news/ferry-gallery"] = Route(file="ferry.html")
+    other_site.routes["/news/school"] = Route(file="school.html")  # and no robots.txt (404)
+    feed = site.url("/news.rss")
+    bridge, ferry, gallery = site.url("/news/bridge"), site.url("/news/ferry"), site.url("/news/ferry-gallery")
+    school = other_site.url("/news/school")
+
+    report = await asyncio.to_thread(ingest_sources, feed_settings, Ingestor(feed_settings, embedder),
+                                     feeds=[feed], urls=[gallery, school], policy=fast_policy(feed_settings))
+
+    # The feed, named by the operator, is read although robots.txt lists it; its pages obey.
+    assert [(outcome.status, outcome.entries) for outcome in report.feeds] == [("fetched", 2)]
+    pages = {page.url: (page.status, page.note) for page in report.pages}
+    assert pages == {site.url("/news/bridge?utm_source=rss&utm_medium=feed"): ("fetched", None),
+                     ferry: ("summary only", "disallowed by robots.txt"),
+                     gallery: ("failed", "disallowed by robots.txt"),
+                     school: ("fetched", None)}
+    assert [(failure.path, failure.error) for failure in report.failures] == [
+        (gallery, "disallowed by robots.txt")]
+    assert site.count("/news/ferry") == site.count("/news/ferry-gallery") == 0
+    assert site.count("/robots.txt") == other_site.count("/robots.txt") == 1
+    robots_request = next(seen for seen in site.requests if seen.path == "/robots.txt")
+    assert robots_request.headers["User-Agent"].startswith("newsdesk/")
+    index = indexed(feed_settings, embedder)
+    assert set(index) == {bridge, ferry, school}
+    assert article_text(index[ferry]).endswith(SUMMARY_NOTE)
+    assert "after eight months of repairs" in article_text(index[bridge])
+
+
+async def test_a_robots_txt_that_cannot_be_read_keeps_the_site_off_limits_for_the_run(
+        site, feed_settings, embedder, caplog):
+    gazette(site)
+    site.routes["/robots.txt"] = Route(status=503)
+    feed = site.url("/news.rss")
+
+    with caplog.at_level(logging.WARNING, logger="newsdesk.fetching"):
+        report = await make_poller(feed_settings, embedder).poll([feed])
+
+    reason = ("not fetched: the site's robots.txt could not be read "
+              "(HTTP 503 Service Unavailable after 3 attempts)")
+    assert {page.status for page in report.pages} == {"summary only"}
+    assert {page.note for page in report.pages} == {reason}
+    assert site.count("/news/bridge") == site.count("/news/ferry") == 0
+    assert site.count("/robots.txt") == 3  # one read, retried as any 5xx is, for both pages
+    assert [r.getMessage() for r in caplog.records if r.name == "newsdesk.fetching"] == [
+        f"{site.url('/robots.txt')} could not be read (HTTP 503 Service Unavailable after 3 attempts): "
+        "no page of the site is fetched this run"]
+    assert report.summary.articles.new == 2
+
+
+class FakeTime:
+    """A clock that only moves when the fetcher sleeps: its waits are seen, not waited."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("asked", "waited"), [("1", 1.0), ("30", 2.0)])  # 30 s is cut to the cap, 2 s here
+async def test_a_crawl_delay_spaces_out_the_requests_to_its_host(site, feed_settings, asked, waited):
+    site.routes["/robots.txt"] = Route(body=f"User-agent: *\nCrawl-delay: {asked}\n".encode(),
+                                       content_type="text/plain")
+    for name in "abc":
+        site.routes[f"/{name}"] = Route(body=name.encode())
+    policy = FetchPolicy.from_settings(feed_settings, retry_delays=FAST_RETRIES, max_crawl_delay=2.0)
+    fake_time = FakeTime()
+    async with Fetcher(policy, sleep=fake_time.sleep, clock=fake_time.clock) as fetcher:
+        bodies = [(await fetcher.fetch(site.url(f"/{name}"), obey_robots=True)).body for name in "abc"]
+        elsewhere = await fetcher.fetch(f"http://localhost:{site.port}/a")  # another host: no delay
+
+    assert bodies == [b"a", b"b", b"c"] and elsewhere.body == b"a"
+    assert fake_time.waits == [waited, waited, waited]  # after robots.txt, and between the pages
 
 
 async def test_the_fetcher_limits_requests_per_host(site, feed_settings):
