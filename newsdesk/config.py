@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     answerer: str = Field(
         "extractive", validation_alias="NEWSDESK_ANSWERER", description="extractive or llm."
     )
-    top_k: int = Field(8, ge=1, validation_alias="TOP_K", description="Passages handed to the answerer.")
+    top_k: int = Field(12, ge=1, validation_alias="TOP_K", description="Passages handed to the answerer.")
     max_chunks_per_article: int = Field(3, ge=1, validation_alias="MAX_CHUNKS_PER_ARTICLE")
     refusal_threshold: float = Field(
         0.30,

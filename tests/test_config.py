@@ -23,3 +23,27 @@ def test_the_cli_says_which_setting_and_exits_2(monkeypatch, tmp_path, capsys):
     (tmp_path / "a.txt").write_text("A short article about the harbour bridge.")
     assert main(["ingest", str(tmp_path / "a.txt"), "--data-dir", str(tmp_path / "data")]) == 2
     assert "invalid setting EMBED_BATCH_SIZE" in capsys.readouterr().err
+
+
+def test_env_example_documents_every_setting_with_its_default():
+    from pathlib import Path
+
+    from newsdesk.config import Settings
+
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    documented = {}
+    for line in example.read_text().splitlines():
+        line = line.strip().lstrip("#").strip()
+        if "=" in line and line.split("=", 1)[0].isupper():
+            name, value = line.split("=", 1)
+            documented[name] = value
+    for field in Settings.model_fields.values():
+        name = field.validation_alias
+        if not isinstance(name, str):
+            continue
+        assert name in documented, f"{name} is missing from .env.example"
+        default = field.default
+        if isinstance(default, bool):
+            assert documented[name].lower() == str(default).lower(), name
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            assert float(documented[name]) == float(default), name
