@@ -286,6 +286,9 @@ class ExtractiveAnswerer:
                 elif wanted in MEASURED_TYPES:
                     # A sentence with no number cannot say "how many".
                     shape = -0.6
+                elif wanted == "person":
+                    # Nor one without a name "who".
+                    shape = -0.3
                 short = 0.15 if len(text.split()) < 6 else 0.0
                 score = 0.62 * coverage + 0.2 * shape + 0.18 * relevance - short - 0.01 * rank
                 scored.append(_Scored(passage, start, end, text, sentence_terms, score, coverage))

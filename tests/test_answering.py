@@ -372,3 +372,28 @@ def test_a_compound_question_is_held_to_a_lower_threshold_than_a_simple_one():
     assert simple.score == compound.score
     assert simple.score < simple.threshold(0.30)
     assert compound.score >= compound.threshold(0.30)
+
+
+@pytest.mark.parametrize("question, wanted, unwanted", [
+    ("Which researcher headed the Kesdale study on a new antibiotic compound in soil?", "Ivy Zornman",
+     "Researchers at the University of Kesdale say"),
+    ("What is the budget for the new flood barrier in Harstead?", "63 million euros", "scheduled to open"),
+    ("How many homes in Caldale lost power during Storm Petra?", "33,072", "kilometres per hour"),
+])
+def test_the_sentence_holding_the_kind_of_answer_asked_for_is_chosen(question, wanted, unwanted):
+    """The sentence with the most of the question's words is not the answer when it lacks a name
+    for "which researcher", a sum for "what budget", a count for "how many homes"."""
+    passages = [
+        news_passage(1, "Researchers at the University of Kesdale say they have found a new antibiotic "
+                        "compound in soil. The team that found it was led by Ivy Zornman of the University "
+                        "of Kesdale.", "Kesdale researchers find new antibiotic compound in soil"),
+        news_passage(2, "The new flood barrier in Harstead is scheduled to open on 20 December, officials "
+                        "said. Councillors in Harstead voted to spend 63 million euros on the new flood "
+                        "barrier.", "Harstead flood barrier approved"),
+        news_passage(3, "Storm Petra brought wind gusts of up to 170 kilometres per hour to Caldale. Officials "
+                        "said 33,072 homes in Caldale lost power during Storm Petra.", "Storm Petra hits Caldale"),
+    ]
+    draft = ask_extractive(question, passages)
+    assert not draft.refused
+    first_sentence = re.split(r" \[\d\]", draft.answer)[0]
+    assert wanted in first_sentence and unwanted not in first_sentence
