@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, strategies as st
 
 from newsdesk.retrieval import HybridRetriever, KeywordIndex
 
@@ -39,3 +40,24 @@ def test_one_list_alone_keeps_its_order():
     assert fused([], [("a:0", 3.0), ("b:0", 2.0)]) == ["a:0", "b:0"]
     assert fused([("a:0", 0.5), ("b:0", 0.4)], []) == ["a:0", "b:0"]
     assert fused([("a:0", 0.5)], []) == ["a:0"]
+
+
+
+def ranked_hits(scores: dict[int, float]) -> list[tuple[str, float]]:
+    return sorted(((f"a{i}:0", score) for i, score in scores.items()), key=lambda hit: -hit[1])
+
+
+@given(st.dictionaries(st.integers(0, 15), st.floats(-1.0, 1.0, allow_nan=False), max_size=12),
+       st.dictionaries(st.integers(0, 15), st.floats(0.01, 50.0, allow_nan=False), max_size=12))
+def test_fusion_keeps_every_chunk_once_with_scores_in_order(similarities, bm25_scores):
+    dense, keyword = ranked_hits(similarities), ranked_hits(bm25_scores)
+    chunk_ids = sorted({c for c, _ in dense} | {c for c, _ in keyword})
+    retriever = HybridRetriever(store=None, embedder=None, index_dir=None)
+    ranked = retriever.fuse(dense, keyword, keyword_index(chunk_ids))
+    assert sorted(c.chunk_id for c in ranked) == chunk_ids
+    scores = [c.score for c in ranked]
+    assert all(0.0 <= score <= 1.0 + 1e-9 for score in scores)
+    assert scores == sorted(scores, reverse=True)
+    if dense and keyword and dense[0][0] == keyword[0][0]:
+        # First in both lists: nothing can score higher (ties aside).
+        assert next(c for c in ranked if c.chunk_id == dense[0][0]).score == ranked[0].score
