@@ -257,9 +257,10 @@ MONEY_QUESTION = re.compile(
     r"\bwhat (?:is|was|were|are|will be) the (?:\w+ )?(?:cost|price|budget|fee|fine|salary|grant|bill|transfer fee|"
     r"fundraising|funding|valuation)\b", re.I)
 MEASURE_UNIT = (r"(?:kilomet(?:er|re)s?|km|miles?|met(?:er|re)s?|feet|foot|inch(?:es)?|centimet(?:er|re)s?|cm|mm|"
-                r"per ?cent|percent|%|degrees?|°|kilograms?|kg|grams?|tonnes?|tons?|pounds? of|litres?|liters?|"
+                r"per ?cent|percent|%|degrees?|°[cf]?|kilograms?|kg|grams?|tonnes?|tons?|pounds? of|litres?|liters?|"
                 r"gallons?|mph|km/h|knots?|hectares?|acres?|square|cubic|points? (?:higher|lower)|"
-                r"per (?:hour|second|cent))")
+                r"per (?:hour|second|cent))(?!\w)")
+"""A unit ends where its word ends: "3 football clubs" and "11 Tony Awards" are counts."""
 PERSON_NOUN = (r"(?:person|man|woman|official|leader|president|researcher|scientist|professor|doctor|judge|"
                r"player|coach|manager|minister|candidate|author|artist|director|executive|chief|spokesperson|"
                r"spokesman|spokeswoman|lawyer|prosecutor|witness|winner|founder|chairman|chairwoman|mayor|"

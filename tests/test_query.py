@@ -164,6 +164,22 @@ def test_answer_shapes(question, kind, answering, not_answering):
     assert not has_answer_shape(not_answering, kind)
 
 
+@pytest.mark.parametrize("question, answering", [
+    ("How many awards did Hamilton win?", "Hamilton won 11 Tony Awards."),
+    ("How many clubs were fined?", "Three football clubs were fined."),
+    ("How many prizes did she take?", "She took 3 Grammy awards."),
+    ("How many targets did the project reach?", "The project reached 5 milestones."),
+    ("How many Tony Awards did Hamilton win?", "Hamilton won 11 Tony Awards."),
+    ("How many football clubs were fined?", "Three football clubs were fined."),
+])
+def test_a_unit_is_a_whole_word_not_the_start_of_one(question, answering):
+    """"foot" is a unit, "football" is not; "ton" is, "Tony" is not: a count stays a count."""
+    from newsdesk.query import has_answer_shape
+
+    assert answer_type(question) == "count"
+    assert has_answer_shape(answering, "count")
+
+
 @pytest.mark.parametrize("question, compound", [
     ("How strong were the wind gusts in Harmoor during Storm Elspeth?", False),
     ("Who heads the orthopaedics department at Dunridge General Hospital?", False),
@@ -180,3 +196,11 @@ def test_compound_questions_join_claims_or_reports(question, compound):
     from newsdesk.query import is_compound
 
     assert is_compound(question, OUTLETS) is compound
+
+
+@pytest.mark.parametrize("measured", ["It reached 20°C in Harmoor.", "Prices rose 5% in May.", "Gusts hit 170 km/h.",
+                                      "The river rose 3 feet.", "The ship made 12 knots."])
+def test_a_measure_is_not_a_count(measured):
+    from newsdesk.query import has_answer_shape
+
+    assert not has_answer_shape(measured, "count")
