@@ -249,7 +249,7 @@ CURRENCY = (r"(?:euros?|dollars?|pounds?(?! of)|sterling|yen|yuan|renminbi|franc
             r"usd|eur|gbp|cents?)")
 MONEY = re.compile(rf"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:(?:million|billion|trillion|thousand|bn|m|k)\s+)?{CURRENCY}\b"
                    rf"|\b(?:a|one|two|three|several|hundreds of|thousands of|millions of|billions of)\s+"
-                   rf"(?:million|billion\s+)?{CURRENCY}\b", re.I)
+                   rf"(?:(?:million|billion)\s+)?{CURRENCY}\b", re.I)
 MONEY_QUESTION = re.compile(
     r"\bhow much\b[^?]*\b(?:cost|costs|pay|paid|pays|spend|spent|money|budget|grant|fee|fine|fined|price|worth|"
     r"raise|raised|fund|funding|invest|invested|owe|owed|earn|earned|salary|compensation|damages|charge|charged)\b|"

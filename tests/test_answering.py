@@ -397,3 +397,19 @@ def test_the_sentence_holding_the_kind_of_answer_asked_for_is_chosen(question, w
     assert not draft.refused
     first_sentence = re.split(r" \[\d\]", draft.answer)[0]
     assert wanted in first_sentence and unwanted not in first_sentence
+
+
+@pytest.mark.parametrize("question, title, text, wanted", [
+    ("How many awards did Hamilton win at the ceremony?", "Hamilton sweeps the awards",
+     "Hamilton won 11 Tony Awards at the ceremony. The ceremony in New York drew 6,000 guests.", "11 Tony Awards"),
+    ("How much did Juniper Rovers pay to sign the striker?", "Juniper Rovers sign a striker",
+     "Juniper Rovers paid a million dollars to sign the striker. Fans paid $40 each to watch the striker's first "
+     "match for Juniper Rovers.", "a million dollars"),
+])
+def test_the_answer_sentence_leads_when_its_count_or_sum_is_worded_plainly(question, title, text, wanted):
+    """"11 Tony Awards" is a count (not 11 tons), "a million dollars" a sum of money: the sentence
+    that says them is the answer, not a neighbour with some other figure."""
+    draft = ask_extractive(question, [news_passage(1, text, title)])
+    assert not draft.refused
+    assert wanted in re.split(r" \[\d\]", draft.answer)[0]
+    assert not draft.evidence.shape_missing
