@@ -254,8 +254,9 @@ MONEY_QUESTION = re.compile(
     r"\bhow much\b[^?]*\b(?:cost|costs|pay|paid|pays|spend|spent|money|budget|grant|fee|fine|fined|price|worth|"
     r"raise|raised|fund|funding|invest|invested|owe|owed|earn|earned|salary|compensation|damages|charge|charged)\b|"
     r"\bhow much (?:money|cash|funding)\b|"
-    r"\bwhat (?:is|was|were|are|will be) the (?:\w+ )?(?:cost|price|budget|fee|fine|salary|grant|bill|transfer fee|"
+    r"\bwhat (?:is|was|were|are|will be) the (?:\w+ )?(?:cost|price|budget|fee|fine|salary|grant|transfer fee|"
     r"fundraising|funding|valuation)\b", re.I)
+"""("What is the plastics bill?" asks about a law, not an invoice: "bill" is not among them.)"""
 MEASURE_UNIT = (r"(?:kilomet(?:er|re)s?|km|miles?|met(?:er|re)s?|feet|foot|inch(?:es)?|centimet(?:er|re)s?|cm|mm|"
                 r"per ?cent|percent|%|degrees?|°[cf]?|kilograms?|kg|grams?|tonnes?|tons?|pounds? of|litres?|liters?|"
                 r"gallons?|mph|km/h|knots?|hectares?|acres?|square|cubic|points? (?:higher|lower)|"

@@ -413,3 +413,12 @@ def test_the_answer_sentence_leads_when_its_count_or_sum_is_worded_plainly(quest
     assert not draft.refused
     assert wanted in re.split(r" \[\d\]", draft.answer)[0]
     assert not draft.evidence.shape_missing
+
+
+def test_a_question_about_a_bill_before_parliament_does_not_want_a_sum_of_money():
+    passages = [news_passage(1, "The plastics bill would ban single-use cups and cutlery across Valdoria from next "
+                                "spring. Ministers said shops would have a year to adapt.",
+                             "Valdoria publishes plastics bill")]
+    draft = ask_extractive("What is the plastics bill in Valdoria?", passages)
+    assert not draft.refused and "ban single-use cups" in draft.answer
+    assert not draft.evidence.shape_missing

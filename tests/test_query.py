@@ -126,6 +126,9 @@ def test_a_question_with_no_outlet_or_date_is_unfiltered():
     ("How many homes lost power during the storm?", "count"),
     ("How many kilometres did the convoy travel?", "number"),
     ("Which researcher led the team?", "person"),
+    ("What is the plastics bill about?", None),
+    ("What was the bill passed by parliament on Tuesday?", None),
+    ("How much was the bill for the repairs?", "number"),
 ])
 def test_answer_types(question, kind):
     assert answer_type(question) == kind
