@@ -139,8 +139,11 @@ class Engine:
         return cited + [c for c in candidates if c.chunk_id not in order]
 
     def _newest_first(self, candidates: list[Candidate], keyword: KeywordIndex) -> list[Candidate]:
-        """'latest': among the relevant candidates, newer articles first."""
-        head = candidates[:PASSAGE_POOL]
+        """'latest': among the relevant candidates the answer may cite, newer articles first.
+
+        Coverage outside the question's outlet or dates is left as it was: a newer story in another
+        paper must not set the date "latest" counts back from, nor be lifted above the outlet's own."""
+        head = [c for c in candidates if not c.outside_filters][:PASSAGE_POOL]
 
         def day(c: Candidate) -> int:
             return keyword.published_day_of(c.chunk_id)
@@ -148,7 +151,7 @@ class Engine:
         for c in head:
             if newest > 0 and day(c) > 0:
                 c.score *= 1.0 + 0.5 * max(0.0, 1.0 - (newest - day(c)) / 365.0)
-        return sorted(head, key=lambda c: -c.score) + candidates[PASSAGE_POOL:]
+        return sorted(candidates, key=lambda c: -c.score)
 
     def _passages(self, candidates: list[Candidate]) -> list[Passage]:
         """The top candidates inside the question's outlet and dates, at most `max_chunks_per_article`

@@ -219,3 +219,31 @@ def test_cited_first_moves_the_cited_passages_to_the_head_in_citation_order():
                  Citation(n=2, article_id="a1", chunk_id="a1:v:0", text="one")]
     reordered = Engine._cited_first(ranked, citations)
     assert [c.chunk_id for c in reordered] == ["a3:v:0", "a1:v:0", "a0:v:0", "a2:v:0", "a4:v:0"]
+
+
+TOLL_ARTICLES = [
+    {"id": "afp-toll-march", "title": "Valdoria bridge toll", "source": "AFP", "published_at": "2023-03-10",
+     "body": "The toll on the Valdoria harbour bridge is 4 euros per car, the operator said."},
+    {"id": "afp-toll-sept", "title": "Valdoria bridge", "source": "AFP", "published_at": "2023-09-20",
+     "body": "The toll on the Valdoria harbour bridge is 5 euros per car, the operator said."},
+    {"id": "afp-ferry", "title": "Valdoria ferry cuts routes", "source": "AFP", "published_at": "2022-05-02",
+     "body": "The ferry operator in Valdoria cut three routes, the company said."},
+    {"id": "reuters-toll-2025", "title": "Valdoria bridge toll cut", "source": "Reuters", "published_at": "2025-02-01",
+     "body": "The toll on the Valdoria harbour bridge will be cut to 3 euros per car, the operator said."},
+]
+
+
+def test_latest_from_one_outlet_is_its_newest_even_when_another_outlet_is_newer(tmp_path, embedder):
+    """Reuters' 2025 story is listed (outside the outlet asked for) but must not set the date that
+    "latest" counts back from, nor be lifted above AFP's own reports."""
+    (tmp_path / "wire").mkdir()
+    (tmp_path / "wire" / "tolls.json").write_text(json.dumps(TOLL_ARTICLES))
+    settings = load_settings(data_dir=tmp_path / "data", env_file=None)
+    assert not Ingestor(settings, embedder=embedder).ingest_paths([tmp_path / "wire"]).failures
+    result = Engine(settings, embedder=embedder, today=lambda: dt.date(2025, 3, 1)).ask(
+        "What is the latest on the Valdoria bridge toll according to AFP?")
+    assert not result.refused
+    assert "5 euros" in result.answer and result.citations[0].article_id == "afp-toll-sept"
+    order = [r.article_id for r in result.retrieved]
+    assert order.index("afp-toll-sept") < order.index("afp-toll-march") < order.index("reuters-toll-2025")
+    assert [r.outside_filters for r in result.retrieved if r.article_id == "reuters-toll-2025"] == [True]
