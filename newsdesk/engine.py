@@ -84,9 +84,10 @@ class Engine:
         keyword = self.retriever.keyword_index()
         filters = parse_filters(search_query, keyword.known_sources(), self.today())
         hidden = frozenset(self.hidden_articles())
-        if filters.relative and not keyword.matches_any(filters):
+        if filters.relative and not keyword.matches_any(filters, hidden):
             # "treated 2,105 patients last month" in a question about an older article: nothing was
-            # published last month, so "last month" is part of the fact, not a date to search.
+            # published last month (nothing the asker may see), so "last month" is part of the fact,
+            # not a date to search.
             filters = filters.without_dates(f"nothing was published {filters.relative}; every date searched")
         candidates = self.retriever.search(search_query, filters, exclude_articles=hidden, keyword=keyword)
         if filters.newest_first:

@@ -195,9 +195,9 @@ class KeywordIndex:
             keep &= np.array([a not in exclude_articles for a in self.article_ids], dtype=bool)
         return keep.astype(np.float32)
 
-    def matches_any(self, filters: QueryFilters) -> bool:
-        """Whether any chunk at all passes the filters."""
-        mask = self.mask(filters, frozenset())
+    def matches_any(self, filters: QueryFilters, exclude_articles: frozenset[str] = frozenset()) -> bool:
+        """Whether any chunk at all passes the filters, leaving out `exclude_articles` (hidden ones)."""
+        mask = self.mask(filters, exclude_articles)
         return mask is None or bool(mask.any())
 
     def search(self, terms: list[str], k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:

@@ -129,6 +129,18 @@ def test_a_relative_date_when_nothing_was_published_then_belongs_to_the_fact(eng
     assert not any(r.outside_filters for r in result.retrieved)
 
 
+def test_a_relative_date_whose_only_article_is_hidden_belongs_to_the_fact(engine, embedder):
+    """October's one article is hidden by a moderator, so for the asker nothing was published last
+    month: the question is answered as if that article had never been ingested."""
+    hiding = Engine(engine.settings, embedder=embedder, hidden_articles=lambda: {"reuters-bridge-oct"},
+                    today=lambda: dt.date(2023, 11, 1))
+    result = hiding.ask("How many jobs did the Valdoria ferry operator say would go last month?")
+    assert not result.refused
+    assert "120 jobs" in result.answer
+    assert "nothing was published last month" in result.note
+    assert "reuters-bridge-oct" not in {r.article_id for r in result.retrieved}
+
+
 def test_other_outlets_coverage_is_listed_after_but_never_cited(engine):
     result = engine.ask("According to Reuters, how many vehicles crossed the Valdoria bridge?")
     outside = [r for r in result.retrieved if r.outside_filters]
