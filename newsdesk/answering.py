@@ -445,10 +445,12 @@ CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|de|del|von|van
 
 def name_runs(text: str) -> tuple[frozenset[str], ...]:
     """The stems of each run of capitalised words in a text ("Dunstead General Hospital",
-    "Bankman-Fried"), titles such as "Dr" or "Judge" left out."""
+    "Bankman-Fried"), titles such as "Dr" or "Judge" and days and months left out, as
+    `name_phrases` leaves them out of the question ("On Tuesday Juniper said" names Juniper)."""
     runs = []
     for match in CAPITALISED_RUN.finditer(text):
-        words = [w for w in match.group().split() if w.lower().rstrip(".") not in HONORIFICS]
+        words = [w for w in match.group().split() if w.lower().rstrip(".") not in HONORIFICS
+                 and re.sub(r"['’]s?$", "", w).lower().strip(".,") not in CALENDAR_WORDS]
         stems = frozenset(tokenize(" ".join(words)))
         if stems:
             runs.append(stems)

@@ -422,3 +422,13 @@ def test_a_question_about_a_bill_before_parliament_does_not_want_a_sum_of_money(
     draft = ask_extractive("What is the plastics bill in Valdoria?", passages)
     assert not draft.refused and "ban single-use cups" in draft.answer
     assert not draft.evidence.shape_missing
+
+
+def test_a_weekday_beside_a_short_name_is_no_rival():
+    """"On Tuesday Juniper said" speaks of Juniper Logistics, named in full just before; "Tuesday
+    Juniper" is not another company."""
+    passages = [news_passage(1, "Juniper Logistics opened a depot near the port. On Tuesday Juniper said it would "
+                                "hire 200 drivers.", "Juniper Logistics expands")]
+    draft = ask_extractive("How many drivers will Juniper Logistics hire?", passages)
+    assert not draft.refused and "200 drivers" in draft.answer
+    assert draft.evidence.rivalled_names == 0.0
