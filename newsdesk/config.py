@@ -79,8 +79,10 @@ class Settings(BaseSettings):
     max_chunks_per_article: int = Field(3, ge=1, validation_alias="MAX_CHUNKS_PER_ARTICLE")
     refusal_threshold: float = Field(
         0.30,
+        ge=0.0,
+        le=1.0,
         validation_alias="REFUSAL_THRESHOLD",
-        description="Below this evidence score the engine says the archive does not hold the answer.",
+        description="Below this evidence score (0..1) the engine says the archive does not hold the answer.",
     )
     llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL")
     llm_model: str | None = Field(None, validation_alias="LLM_MODEL")

@@ -10,7 +10,8 @@ from newsdesk.config import load_settings
 
 
 @pytest.mark.parametrize("name, value", [("EMBED_BATCH_SIZE", "0"), ("EMBED_THREADS", "-1"), ("TOP_K", "0"),
-                                         ("MAX_CHUNKS_PER_ARTICLE", "0")])
+                                         ("MAX_CHUNKS_PER_ARTICLE", "0"), ("REFUSAL_THRESHOLD", "nan"),
+                                         ("REFUSAL_THRESHOLD", "-0.1"), ("REFUSAL_THRESHOLD", "1.5")])
 def test_a_setting_out_of_range_is_named(monkeypatch, tmp_path, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name):
