@@ -151,6 +151,16 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+def click_and_load(driver, element, url_part: str) -> None:
+    """Click a link or a submit button and wait for the page it opens: a click returns before
+    the new page may have loaded, and reading the rows then can find none."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, 30).until(
+        lambda d: url_part in d.current_url and d.execute_script("return document.readyState") == "complete")
+
+
 def rows(driver) -> list[str]:
     from selenium.webdriver.common.by import By
 
@@ -179,17 +189,17 @@ def test_filters_narrow_the_list(browser, server, trail):
     _, ids = trail
     browser.get(server.url)
     browser.find_element(By.NAME, "flagged").click()
-    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"), "flagged=1")
     assert rows(browser) == [ids["ferry"]]
     assert "flagged=1" in browser.current_url
 
     browser.get(server.url)
     browser.find_element(By.NAME, "user").send_keys("502")
-    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"), "user=502")
     assert rows(browser) == [ids["script"]]
 
     browser.get(server.url + "answers/" + ids["sim"])
-    browser.find_element(By.LINK_TEXT, MONGOLIA.id).click()  # every answer citing this article
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, MONGOLIA.id), MONGOLIA.id)  # every answer citing it
     assert rows(browser) == [ids["sim"]]
 
     browser.get(server.url + "?since=not+a+date")
@@ -206,7 +216,8 @@ def test_a_passage_is_highlighted_inside_its_full_article(browser, server, trail
     assert cited.start > 0  # a passage from the middle of its article
 
     browser.get(server.url)
-    browser.find_element(By.CSS_SELECTOR, f"tr[data-id='{ids['sim']}'] td.question a").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f"tr[data-id='{ids['sim']}'] td.question a"),
+                   ids["sim"])
     assert browser.find_element(By.ID, "question").text == QUESTIONS["sim"]
     section = browser.find_element(By.ID, "citation-1")
     assert section.get_attribute("data-status") == "same"
