@@ -326,15 +326,21 @@ def has_answer_shape(sentence: str, wanted: str | None) -> bool:
     return False
 
 
-CLAUSE_JOIN = re.compile(r"\b(?:while|whereas|both|between|compared|than|as well as|versus|vs|before|after)\b"
-                         r"|,\s*(?:and|but|or)\b|;", re.I)
+CLAUSE_JOIN = re.compile(r"\b(?:while|whereas|both|compared|as well as|versus|vs)\b|,\s*(?:and|but|or)\b|;", re.I)
+REPORTS_COMPARED = re.compile(r"\b(?:between|than|before|after|since|then|later|subsequent)\b", re.I)
+REPORT_WORDS = re.compile(r"\b(?:reports?|reported|reporting|articles?|publish\w*|stor(?:y|ies)|coverage|according)\b",
+                          re.I)
 
 
 def is_compound(question: str, outlets: list[str] | tuple[str, ...] = ()) -> bool:
-    """Whether a question joins several claims ("... while ...", "both ...", "between ... and
-    ...", ", and ...") or names reports by two or more outlets (the same outlet twice counts):
-    its parts may each be answered by a different article."""
+    """Whether a question joins several claims ("... while ...", "both ...", ", and ..."),
+    compares reports ("between the report on ... and ...", "after publishing ..."), or names
+    reports by two or more outlets (the same outlet twice counts): its parts may each be
+    answered by a different article."""
     if CLAUSE_JOIN.search(question):
+        return True
+    # "after the report on ..." compares reports; "how many died after the earthquake" does not.
+    if REPORTS_COMPARED.search(question) and REPORT_WORDS.search(question):
         return True
     lowered = question.lower()
     mentions = 0

@@ -324,6 +324,12 @@ def test_an_answer_whose_passage_never_names_the_place_asked_about_is_refused():
     assert not answered.refused and "90 kilometres per hour" in answered.answer
 
 
+def test_after_an_event_is_still_a_simple_question():
+    """"after the storm" is not a second report: the passage must still name the town asked about."""
+    refused = ask_extractive("How strong were the wind gusts in Harmoor after Storm Elspeth arrived?", STORM)
+    assert refused.refused and not refused.evidence.compound
+
+
 def test_a_name_mentioned_in_part_supports_the_answer():
     """News names a person in full once, then by surname; another Sam in the passage is no rival."""
     passages = [news_passage(1, "Bankman-Fried told the court he had made mistakes but never meant to "

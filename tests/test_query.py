@@ -188,6 +188,9 @@ def test_a_unit_is_a_whole_word_not_the_start_of_one(question, answering):
 
 @pytest.mark.parametrize("question, compound", [
     ("How strong were the wind gusts in Harmoor during Storm Elspeth?", False),
+    ("How many people died after the earthquake in Harmoor?", False),
+    ("Was the ferry busier than the bridge before the toll went up?", False),
+    ("Did Polygon change its advice after publishing the Sorcerer guide?", True),
     ("Who heads the orthopaedics department at Dunridge General Hospital?", False),
     ("According to AFP, how many Russians crossed at Altanbulag?", False),
     ("Does The Verge article blame Google, while TechCrunch credits Epic Games?", True),
