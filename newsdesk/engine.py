@@ -84,11 +84,13 @@ class Engine:
         keyword = self.retriever.keyword_index()
         filters = parse_filters(search_query, keyword.known_sources(), self.today())
         hidden = frozenset(self.hidden_articles())
+        dates_dropped = None
         if filters.relative and not keyword.matches_any(filters, hidden):
             # "treated 2,105 patients last month" in a question about an older article: nothing was
             # published last month (nothing the asker may see), so "last month" is part of the fact,
             # not a date to search.
-            filters = filters.without_dates(f"nothing was published {filters.relative}; every date searched")
+            dates_dropped = f"nothing was published {filters.relative}; every date searched"
+            filters = filters.without_dates(dates_dropped)
         candidates = self.retriever.search(search_query, filters, exclude_articles=hidden, keyword=keyword)
         if filters.newest_first:
             candidates = self._newest_first(candidates, keyword)
@@ -99,7 +101,7 @@ class Engine:
                                 per_source=filters.sources if len(filters.sources) > 1 else ())
         if not draft.refused:
             candidates = self._cited_first(candidates, draft.citations)
-        note = "; ".join(filter(None, [draft.note, *[n for n in filters.notes if "every date" in n]])) or None
+        note = "; ".join(filter(None, [draft.note, dates_dropped])) or None
         if not passages and filters.active:
             note = "nothing matched the question's " + "; ".join(filters.notes)
         return AnswerResult(
