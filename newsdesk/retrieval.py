@@ -313,9 +313,9 @@ class HybridRetriever:
         `outside_filters` and are never cited.
         """
         inside = keyword.mask(filters, frozenset())
-        hidden = QueryFilters()
-        keyword_hits = keyword.search(terms, self.depth, keyword.mask(hidden, exclude_articles))
-        dense_hits = self.store.query(query_embedding, depth, where=self._where(hidden, exclude_articles))
+        unfiltered = QueryFilters()
+        keyword_hits = keyword.search(terms, self.depth, keyword.mask(unfiltered, exclude_articles))
+        dense_hits = self.store.query(query_embedding, depth, where=self._where(unfiltered, exclude_articles))
         seen = {c.chunk_id for c in ranked}
         wider = []
         for candidate in self._spread(self.fuse(dense_hits, keyword_hits, keyword)):
