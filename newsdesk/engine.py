@@ -89,7 +89,8 @@ class Engine:
             # "treated 2,105 patients last month" in a question about an older article: nothing was
             # published last month (nothing the asker may see), so "last month" is part of the fact,
             # not a date to search.
-            dates_dropped = f"nothing was published {filters.relative}; every date searched"
+            where = f" by {', '.join(filters.sources)}" if filters.sources else ""
+            dates_dropped = f"nothing was published{where} {filters.relative}; every date searched"
             filters = filters.without_dates(dates_dropped)
         candidates = self.retriever.search(search_query, filters, exclude_articles=hidden, keyword=keyword)
         if filters.newest_first:

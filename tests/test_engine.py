@@ -126,6 +126,9 @@ def test_a_relative_date_when_nothing_was_published_then_belongs_to_the_fact(eng
     assert not result.refused
     assert "120 jobs" in result.answer
     assert "nothing was published last month" in result.note
+    by_outlet = later.ask("According to Reuters, how many jobs did the Valdoria ferry operator say "
+                          "would go last month?")
+    assert "nothing was published by Reuters last month" in by_outlet.note
     assert not any(r.outside_filters for r in result.retrieved)
 
 
