@@ -19,7 +19,8 @@ from newsdesk.answering import ExtractiveAnswerer, LLMAnswerer, Passage
 from newsdesk.config import Settings, SettingsError
 from newsdesk.embedding import MiniLMEmbedding, load_embedder
 from newsdesk.query import QueryFilters, is_follow_up, parse_filters
-from newsdesk.results import MAX_QUESTION_CHARS, REFUSAL, AnswerResult, Citation, QuestionError, Retrieved, Turn
+from newsdesk.results import (MAX_QUESTION_CHARS, REFUSAL, AnswerResult, Citation, QuestionError, Retrieved,
+                              Turn)
 from newsdesk.retrieval import Candidate, HybridRetriever, KeywordIndex
 from newsdesk.store import ChunkStore
 
