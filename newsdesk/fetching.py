@@ -5,9 +5,9 @@ newsdesk, makes conditional requests when it is given the validators of an
 earlier answer (so an unchanged feed costs one 304), fetches at most
 `per_host` pages at once from one host, retries 429/5xx answers and dropped
 connections with backoff (waiting as long as a 429 or 503's Retry-After asks
-instead, up to the request timeout), gives every request one deadline from
-connect to last byte, and stops reading a body as soon as it passes the size
-cap. Any failure is a `FetchError` whose message a person can act on.
+instead; asked for longer than the request timeout, it gives up at once),
+gives every request one deadline from connect to last byte, and stops reading
+a body as soon as it passes the size cap. Any failure is a `FetchError` whose message a person can act on.
 
 Asked to (`obey_robots=True`, as article pages are), it first reads the site's
 /robots.txt, once per site per Fetcher, and refuses what it disallows for our
@@ -221,13 +221,15 @@ class Fetcher:
                 retry_reason = _status_text(result.status)
                 if result.status in RETRY_AFTER_STATUSES:
                     asked = retry_after_seconds(result.retry_after, self._now())
-            if attempt >= self.policy.attempts:
+            # Asked to come back later than we would wait: another request now would only be
+            # refused again, so give up at once and say when the server wants us back.
+            if attempt >= self.policy.attempts or (asked is not None and asked > self.policy.timeout_seconds):
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 status = result.status if result is not None else None
                 wanted = f" (the server asked to wait {asked:g} s)" if asked is not None else ""
                 raise FetchError(url, f"{retry_reason}{tries}{wanted}", status)
             backoff = self.policy.retry_delays[attempt - 1]
-            await self._sleep(backoff if asked is None else min(asked, self.policy.timeout_seconds))
+            await self._sleep(backoff if asked is None else asked)
 
     async def _rules_for(self, parts: SplitResult, host: str) -> SiteRules:
         """The site's robots.txt rules, read once per site (scheme, host and port) by this Fetcher."""
