@@ -638,25 +638,21 @@ async def test_a_retry_waits_as_long_as_retry_after_asks(site, feed_settings, st
     assert waits.seconds == [waited]
 
 
-async def test_a_server_that_stays_busy_fails_after_the_usual_attempts(site, feed_settings):
-    site.routes["/busy"] = Route(body=b"never", fail_times=10, fail_status=429, retry_after="2")
+@pytest.mark.parametrize(("retry_after", "reason", "requests", "waited"), [
+    # Busy every time: the usual three attempts, each wait as asked.
+    ("2", "HTTP 429 Too Many Requests after 3 attempts (the server asked to wait 2 s)", 3, [2.0, 2.0]),
+    # Asked to wait longer than the fetch timeout (5 s here): given up at once.
+    ("3600", "HTTP 429 Too Many Requests (the server asked to wait 3600 s)", 1, []),
+])
+async def test_a_server_that_stays_busy_fails_saying_how_long_it_asked_to_wait(
+        site, feed_settings, retry_after, reason, requests, waited):
+    site.routes["/busy"] = Route(body=b"never", fail_times=10, fail_status=429, retry_after=retry_after)
     waits = RecordedWaits()
     async with Fetcher(fast_policy(feed_settings), sleep=waits, now=lambda: NOW) as fetcher:
         with pytest.raises(FetchError) as failed:
             await fetcher.fetch(site.url("/busy"))
-    assert failed.value.reason == \
-        "HTTP 429 Too Many Requests after 3 attempts (the server asked to wait 2 s)"
-    assert site.count("/busy") == 3 and waits.seconds == [2.0, 2.0]
-
-
-async def test_asked_to_wait_longer_than_the_fetch_timeout_it_gives_up_at_once(site, feed_settings):
-    site.routes["/busy"] = Route(body=b"never", fail_times=10, fail_status=429, retry_after="3600")
-    waits = RecordedWaits()
-    async with Fetcher(fast_policy(feed_settings), sleep=waits, now=lambda: NOW) as fetcher:
-        with pytest.raises(FetchError) as failed:
-            await fetcher.fetch(site.url("/busy"))
-    assert failed.value.reason == "HTTP 429 Too Many Requests (the server asked to wait 3600 s)"
-    assert site.count("/busy") == 1 and waits.seconds == []
+    assert failed.value.reason == reason
+    assert site.count("/busy") == requests and waits.seconds == waited
 
 
 # -- the command line ------------------------------------------------------------------------
