@@ -252,8 +252,8 @@ and Hits@1 -0.005 at 1.0)."""
 class HybridRetriever:
     """Dense + keyword search over one store, fused by normalised score."""
 
-    def __init__(self, store: ChunkStore, embedder, index_dir: Path, *, dense_share: float = 0.5, depth: int = 50,
-                 outside_weight: float = OUTSIDE_WEIGHT):
+    def __init__(self, store: ChunkStore, embedder, index_dir: Path, *, dense_share: float = 0.5,
+                 depth: int = 50, outside_weight: float = OUTSIDE_WEIGHT):
         self.store = store
         self.embedder = embedder
         self.index_dir = index_dir
@@ -298,21 +298,20 @@ class HybridRetriever:
         dense_hits = self.store.query(query_embedding, depth, where=self._where(filters, exclude_articles))
         ranked = self._spread(self.fuse(dense_hits, keyword_hits, keyword))
         if filters.active and self.outside_weight > 0:
-            ranked = self._widen(ranked, terms, query_embedding, depth, filters, exclude_articles, keyword)
+            ranked = self._widen(ranked, terms, query_embedding, depth, mask, exclude_articles, keyword)
         if filters.prefer:
             ranked = self._prefer(ranked, filters, keyword)
         return ranked
 
     def _widen(self, ranked: list[Candidate], terms: list[str], query_embedding, depth: int,
-               filters: QueryFilters, exclude_articles: frozenset[str], keyword: KeywordIndex) -> list[Candidate]:
+               inside: np.ndarray, exclude_articles: frozenset[str], keyword: KeywordIndex) -> list[Candidate]:
         """Add the best matches from other outlets and dates, ranked lower.
 
         A question that names an outlet or a date is answered from those articles only, but
         coverage of the same story elsewhere is often part of what it needs (the day after, the
         rival paper); listing it lets a reader or a second step see it. Such candidates carry
-        `outside_filters` and are never cited.
+        `outside_filters` and are never cited. `inside` is the filtered search's mask.
         """
-        inside = keyword.mask(filters, frozenset())
         unfiltered = QueryFilters()
         keyword_hits = keyword.search(terms, self.depth, keyword.mask(unfiltered, exclude_articles))
         dense_hits = self.store.query(query_embedding, depth, where=self._where(unfiltered, exclude_articles))
