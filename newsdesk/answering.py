@@ -195,6 +195,8 @@ class ExtractiveAnswerer:
         if not scored:
             return Draft(REFUSAL, [], True, self.name)
         chosen = self._choose(scored, weights, per_source)
+        if not compound:
+            chosen = self._without_rivals(chosen, names, frozenset(weights))
         evidence = self.evidence(question, chosen, passages, weights, names, compound)
         threshold = evidence.threshold(self.refusal_threshold)
         if evidence.score < threshold:
@@ -315,6 +317,17 @@ class ExtractiveAnswerer:
                 chosen.append(candidate)
                 covered |= candidate.terms
         return chosen
+
+    @staticmethod
+    def _without_rivals(chosen: list[_Scored], names: Sequence[QuestionName],
+                        question_terms: frozenset[str]) -> list[_Scored]:
+        """The sentences after the best that name a rival in the place of a name the question gives
+        are not quoted: asked who heads oncology at Thornport General Hospital, the head of oncology
+        at Ostholm General Hospital is someone else's answer. (The best sentence stays, rival or
+        not: the refusal decision reads it.)"""
+        return chosen[:1] + [
+            item for item in chosen[1:]
+            if not any(name.contradicted_by(item.terms, name_runs(item.text), question_terms) for name in names)]
 
     def _compose(self, chosen: list[_Scored], evidence: Evidence) -> Draft:
         numbers: dict[str, int] = {}

@@ -307,6 +307,20 @@ def test_a_sentence_naming_a_rival_in_the_names_place_is_refused(passages, asked
     assert answered.evidence.rivalled_names == 0.0
 
 
+def test_an_answer_does_not_quote_a_rivals_sentence_beside_the_right_one():
+    """Asked about Thornport's oncology head, the Thornport sentence is the answer; the head of
+    oncology at Ostholm General Hospital, a rival of the name asked about, is not quoted with it."""
+    passages = [
+        news_passage(1, "Dr Lena Marsh heads oncology at Thornport General Hospital. Thornport General "
+                        "Hospital treated 645 patients last month.", "Thornport General Hospital expands"),
+        news_passage(2, "Dr Kaori Fairski, who heads the oncology department at Ostholm General Hospital, "
+                        "said staff were coping.", "Ostholm General Hospital under strain"),
+    ]
+    draft = ask_extractive("Who heads the oncology department at Thornport General Hospital?", passages)
+    assert not draft.refused and "Lena Marsh" in draft.answer
+    assert "Fairski" not in draft.answer and [c.chunk_id for c in draft.citations] == ["chunk-1"]
+
+
 STORM = [
     news_passage(1, "Storm Elspeth brought wind gusts of up to 90 kilometres per hour to Zelmoor. Trees fell "
                     "across several roads.", "Storm Elspeth batters Zelmoor"),
