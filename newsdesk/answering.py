@@ -84,7 +84,11 @@ class Evidence:
     the question gives that the answer does not hold: names no passage mentions
     (`missing_names`), names the best sentence replaces with a rival (`rivalled_names`), and
     names the best sentence's passage never mentions (`unsupported_names`; counted for simple
-    questions only, since a compound one may take its names from several articles)."""
+    questions only, since a compound one may take its names from several articles), and the
+    question's other words that the quoted passages lack but a rival's sentence holds
+    (`rival_relation`: asked how many pneumonia patients Dalvik General Hospital treated, the
+    Dalvik passages speak of heatstroke and "pneumonia" comes with Ashbrook General Hospital: the
+    archive has that figure for someone else, not for Dalvik)."""
 
     sentence_coverage: float
     passage_coverage: float
@@ -95,6 +99,7 @@ class Evidence:
     unsupported_names: float = 0.0
     shape_missing: bool = False
     compound: bool = False
+    rival_relation: float = 0.0
 
     def threshold(self, base: float) -> float:
         """The refusal threshold for this question (see `COMPOUND_THRESHOLD_FACTOR`)."""
@@ -103,7 +108,8 @@ class Evidence:
     @property
     def score(self) -> float:
         coverage = max(self.sentence_coverage, 0.7 * self.passage_coverage, 0.6 * self.union_coverage)
-        names = max(0.6 * self.missing_names, self.rivalled_names, 1.5 * self.unsupported_names)
+        names = max(0.6 * self.missing_names, self.rivalled_names, 1.5 * self.unsupported_names,
+                    1.5 * self.rival_relation)
         score = (0.5 * coverage + 0.5 * self.dense) * max(0.0, 1.0 - names)
         return score * (0.75 if self.shape_missing else 1.0)
 
@@ -197,7 +203,7 @@ class ExtractiveAnswerer:
         chosen = self._choose(scored, weights, per_source)
         if not compound:
             chosen = self._without_rivals(chosen, names, frozenset(weights))
-        evidence = self.evidence(question, chosen, passages, weights, names, compound)
+        evidence = self.evidence(question, chosen, passages, weights, names, compound, scored)
         threshold = evidence.threshold(self.refusal_threshold)
         if evidence.score < threshold:
             return Draft(REFUSAL, [], True, self.name, evidence,
@@ -205,7 +211,8 @@ class ExtractiveAnswerer:
         return self._compose(chosen, evidence)
 
     def evidence(self, question: str, chosen: Sequence[_Scored], passages: Sequence[Passage],
-                 weights: dict[str, float], names: Sequence[QuestionName], compound: bool) -> Evidence:
+                 weights: dict[str, float], names: Sequence[QuestionName], compound: bool,
+                 scored: Sequence[_Scored] = ()) -> Evidence:
         """How sure we are that the archive holds the answer (see `Evidence`); `chosen` are the
         sentences the answer would quote, best first; `names` the question's names, `compound`
         whether its parts may come from several articles (`is_compound`)."""
@@ -224,7 +231,32 @@ class ExtractiveAnswerer:
         rivalled, unsupported = self._name_support(names, best, frozenset(weights))
         return Evidence(best.coverage, passage_coverage, union_coverage, max(dense, 0.0),
                         self._missing_names(question, passages, weights, names), rivalled,
-                        0.0 if compound else unsupported, shape_missing, compound)
+                        0.0 if compound else unsupported, shape_missing, compound,
+                        self._rival_relation(chosen, scored, weights, names))
+
+    # The sentences read for a rival's relation: the best-scored ones, where a rival's answer to
+    # the same question would rank.
+    RIVAL_SENTENCES_READ = 20
+
+    def _rival_relation(self, chosen: Sequence[_Scored], scored: Sequence[_Scored], weights: dict[str, float],
+                        names: Sequence[QuestionName]) -> float:
+        """Share (idf-weighted) of the question's words other than its names that no quoted passage
+        holds and that a well-scored sentence naming a rival of one of its names does (see `Evidence`)."""
+        named = frozenset().union(*(name.stems for name in names))
+        topic = {t: w for t, w in weights.items() if t not in named}
+        if not topic or not names:
+            return 0.0
+        quoted = frozenset().union(*(self._terms.of(item.passage).passage for item in chosen))
+        missing = {t for t in topic if t not in quoted}
+        if not missing:
+            return 0.0
+        asked = frozenset(weights)
+        found: set[str] = set()
+        for item in scored[:self.RIVAL_SENTENCES_READ]:
+            if item.terms & missing and any(name.contradicted_by(item.terms, name_runs(item.text), asked)
+                                            for name in names):
+                found |= item.terms & missing
+        return sum(topic[t] for t in found) / sum(topic.values())
 
     def _name_support(self, names: Sequence[QuestionName], best: _Scored,
                       question_terms: frozenset[str]) -> tuple[float, float]:

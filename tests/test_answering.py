@@ -321,6 +321,27 @@ def test_an_answer_does_not_quote_a_rivals_sentence_beside_the_right_one():
     assert "Fairski" not in draft.answer and [c.chunk_id for c in draft.citations] == ["chunk-1"]
 
 
+HOSPITAL_FIGURES = [
+    news_passage(1, "Dalvik General Hospital treated 637 patients for heatstroke last month. Staff said the "
+                    "wards were full.", "Dalvik General Hospital under strain"),
+    news_passage(2, "Ashbrook General Hospital treated 166 patients for pneumonia last month.",
+                 "Ashbrook General Hospital under strain"),
+]
+
+
+def test_the_asked_relation_held_only_by_a_rival_is_refused():
+    """The archive has Dalvik's heatstroke figure and Ashbrook's pneumonia figure, not Dalvik's
+    pneumonia figure: quoting Dalvik's heatstroke patients would be a wrong answer."""
+    refused = ask_extractive("How many pneumonia patients were treated at Dalvik General Hospital?",
+                             HOSPITAL_FIGURES)
+    assert refused.refused and refused.evidence.rival_relation > 0.3
+    for question, figure in [("How many heatstroke patients were treated at Dalvik General Hospital?", "637"),
+                             ("How many pneumonia patients were treated at Ashbrook General Hospital?", "166")]:
+        answered = ask_extractive(question, HOSPITAL_FIGURES)
+        assert not answered.refused and figure in answered.answer
+        assert answered.evidence.rival_relation == 0.0
+
+
 STORM = [
     news_passage(1, "Storm Elspeth brought wind gusts of up to 90 kilometres per hour to Zelmoor. Trees fell "
                     "across several roads.", "Storm Elspeth batters Zelmoor"),
