@@ -253,8 +253,7 @@ class ExtractiveAnswerer:
         asked = frozenset(weights)
         found: set[str] = set()
         for item in scored[:self.RIVAL_SENTENCES_READ]:
-            if item.terms & missing and any(name.contradicted_by(item.terms, name_runs(item.text), asked)
-                                            for name in names):
+            if item.terms & missing and _names_a_rival(item, names, asked):
                 found |= item.terms & missing
         return sum(topic[t] for t in found) / sum(topic.values())
 
@@ -357,9 +356,7 @@ class ExtractiveAnswerer:
         are not quoted: asked who heads oncology at Thornport General Hospital, the head of oncology
         at Ostholm General Hospital is someone else's answer. (The best sentence stays, rival or
         not: the refusal decision reads it.)"""
-        return chosen[:1] + [
-            item for item in chosen[1:]
-            if not any(name.contradicted_by(item.terms, name_runs(item.text), question_terms) for name in names)]
+        return chosen[:1] + [item for item in chosen[1:] if not _names_a_rival(item, names, question_terms)]
 
     def _compose(self, chosen: list[_Scored], evidence: Evidence) -> Draft:
         numbers: dict[str, int] = {}
@@ -500,6 +497,12 @@ def name_runs(text: str) -> tuple[frozenset[str], ...]:
         if stems:
             runs.append(stems)
     return tuple(runs)
+
+
+def _names_a_rival(item: _Scored, names: Sequence[QuestionName], question_terms: frozenset[str]) -> bool:
+    """Whether a sentence names a rival in the place of one of the question's names."""
+    runs = name_runs(item.text)
+    return any(name.contradicted_by(item.terms, runs, question_terms) for name in names)
 
 
 def _as_sentence(text: str) -> str:
