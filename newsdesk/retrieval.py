@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused by rank.
 
-Dense search alone ranks rare names poorly; BM25 alone misses paraphrase. The
+Dense search alone ranks rare names poorly; BM25 alone misses paraphrase. BM25
+also indexes each two neighbouring words of a name as one term (`name_pairs`). The
 two lists are fused by their normalised scores (see `HybridRetriever.fuse`). Questions that
 name an outlet or a time are restricted by the chunks' `source` and
 `published` metadata (see `newsdesk.query`).
@@ -68,6 +69,29 @@ def tokenize(text: str) -> list[str]:
     return _stem(content)
 
 
+CAPITALISED_WORDS = re.compile(r"[A-Z][\w’'-]*(?:[ \t]+(?:(?:of|the|de|del|von|van)[ \t]+)?[A-Z][\w’'-]*)+")
+PAIR_JOINER = "~"
+
+
+def name_pairs(text: str) -> list[str]:
+    """Each two neighbouring words of a name of several words, as one term
+    ("University of Kesstead" -> "universiti~kesstead", "Ivy Westerez" -> "ivi~westerez").
+
+    Single words tell an archive's thousands of same-topic stories apart poorly: "Kesstead" is
+    in many of them, and a rival university's story repeats the topic's words. The whole name
+    is rare, so as a term of its own it carries the weight of a whole-name match."""
+    pairs = []
+    for match in CAPITALISED_WORDS.finditer(text):
+        stems = tokenize(match.group())
+        pairs.extend(f"{first}{PAIR_JOINER}{second}" for first, second in zip(stems, stems[1:]))
+    return pairs
+
+
+def search_terms(text: str) -> list[str]:
+    """What the keyword index holds for a text, and what a question is searched with there."""
+    return tokenize(text) + name_pairs(text)
+
+
 @dataclass
 class Candidate:
     """A chunk considered for the answer, with the evidence for it."""
@@ -97,6 +121,11 @@ class KeywordIndex:
     bm25: object = None
     _position: dict[str, int] = field(default_factory=dict, repr=False)
 
+    FORMAT = 2
+    """Changes when what the index holds for a chunk changes (2: name pairs), so an index saved by
+    an older newsdesk is rebuilt rather than searched with terms it does not have."""
+    K1 = 1.2
+
     def __post_init__(self) -> None:
         self._position = {cid: i for i, cid in enumerate(self.chunk_ids)}
 
@@ -121,8 +150,8 @@ class KeywordIndex:
         chunk_ids, article_ids, sources, days, years, corpus = [], [], [], [], [], []
         frequency: dict[str, int] = {}
         for cid, meta, document in store.iter_chunks(include=("metadatas", "documents")):
-            header = " ".join(str(meta.get(k, "")) for k in ("title", "source"))
-            tokens = tokenize(f"{header}\n{document or ''}")
+            header = "\n".join(str(meta.get(k, "")) for k in ("title", "source"))
+            tokens = search_terms(f"{header}\n{document or ''}")
             corpus.append(tokens or ["\u2205"])
             for term in set(tokens):
                 frequency[term] = frequency.get(term, 0) + 1
@@ -131,7 +160,7 @@ class KeywordIndex:
             sources.append(meta.get("source") or "")
             days.append(meta.get("published_day", -1))
             years.append(meta.get("year", -1))
-        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25 = bm25s.BM25(k1=cls.K1, b=0.75)
         if corpus:
             bm25.index(corpus, show_progress=False)
         return cls(version, chunk_ids, article_ids, sources, np.array(days, dtype=np.int64),
@@ -146,7 +175,7 @@ class KeywordIndex:
         np.save(staging / "published_day.npy", self.published_day)
         np.save(staging / "year.npy", self.year)
         (staging / "meta.json").write_text(json.dumps({
-            "version": self.version, "chunk_ids": self.chunk_ids, "article_ids": self.article_ids,
+            "format": self.FORMAT, "version": self.version, "chunk_ids": self.chunk_ids, "article_ids": self.article_ids,
             "sources": self.sources, "document_frequency": self.document_frequency,
         }))
         old = directory.with_name(directory.name + ".old")
@@ -162,6 +191,8 @@ class KeywordIndex:
 
         try:
             meta = json.loads((directory / "meta.json").read_text())
+            if meta.get("format") != cls.FORMAT:
+                raise ValueError(f"format {meta.get('format')}, not {cls.FORMAT}")
             days = np.load(directory / "published_day.npy")
             years = np.load(directory / "year.npy")
             bm25 = (bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
@@ -291,7 +322,7 @@ class HybridRetriever:
         mask = keyword.mask(filters, exclude_articles)
         if mask is not None and not mask.any():
             return []
-        terms = tokenize(query)
+        terms = search_terms(query)
         query_embedding = self.embedder.embed([query])[0]
         depth = min(self.depth, keyword.size)
         keyword_hits = keyword.search(terms, self.depth, mask)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
-from newsdesk.retrieval import HybridRetriever, KeywordIndex
+from newsdesk.config import load_settings
+from newsdesk.engine import Engine
+from newsdesk.ingestion import Ingestor
+from newsdesk.retrieval import HybridRetriever, KeywordIndex, name_pairs, search_terms
 
 
 def keyword_index(chunk_ids: list[str]) -> KeywordIndex:
@@ -61,3 +67,63 @@ def test_fusion_keeps_every_chunk_once_with_scores_in_order(similarities, bm25_s
     if dense and keyword and dense[0][0] == keyword[0][0]:
         # First in both lists: nothing can score higher (ties aside).
         assert next(c for c in ranked if c.chunk_id == dense[0][0]).score == ranked[0].score
+
+
+def test_name_pairs_join_neighbouring_words_of_a_name_and_nothing_across_sentences():
+    assert name_pairs("Who led the University of Kesstead team?") == ["universiti~kesstead"]
+    assert name_pairs("It was led by Anna Nordwood of the University of Kesstead. Isaac Ulfard said so.") == [
+        "anna~nordwood", "universiti~kesstead", "isaac~ulfard"]
+    assert name_pairs("What the Ingwood discovery means\nValley Post") == ["valley~post"]
+    assert name_pairs("how many crossed at altanbulag?") == []
+
+
+# Kesstead is a town the archive often mentions; its university's discovery is one sentence in one
+# article, while forty rival universities' stories say the discovery's words twice: an archive
+# with many stories on one topic, as a real one has.
+TOPIC = "found an enzyme that speeds up cement curing"
+RIVALS = [first + second for first in ("Bram", "Oak", "Mill", "Stan", "Pen", "Bar", "Ash", "Lor")
+          for second in ("worth", "mere", "field", "holm", "ton")]
+
+
+@pytest.fixture(scope="module")
+def same_topic_archive(tmp_path_factory, embedder) -> Engine:
+    articles = [{"id": f"town-{n}", "title": f"Kesstead council meets on plan {n}", "source": "Valley Post",
+                 "body": f"Kesstead council approved plan number {n} for the town centre on Monday. "
+                         "Residents in Kesstead said the work would disrupt traffic."} for n in range(40)]
+    articles += [{"id": f"rival-{place.lower()}", "title": f"Breakthrough at {place}", "source": "Metro Dispatch",
+                  "body": f"Researchers at the University of {place} say they have {TOPIC}. The team that {TOPIC} "
+                          f"was led by Umar {place}son of the University of {place}. A visiting group from "
+                          "Kesstead toured the laboratory."} for place in RIVALS]
+    articles.append({"id": "kesstead-enzyme", "title": "Scientists publish results", "source": "Metro Dispatch",
+                     "body": "A team of scientists published results this week that could change their field. "
+                             "Other scientists cautioned that the results would need to be repeated. "
+                             f"The team that {TOPIC} was led by Anna Nordwood of the University of Kesstead."})
+    root = tmp_path_factory.mktemp("same-topic")
+    (root / "archive.json").write_text(json.dumps(articles))
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("data"), env_file=None)
+    assert not Ingestor(settings, embedder=embedder).ingest_paths([root]).failures
+    return Engine(settings, embedder=embedder)
+
+
+def test_a_whole_name_leads_the_keyword_ranking_over_its_words_scattered_over_same_topic_stories(
+        same_topic_archive):
+    question = f"Who led the University of Kesstead team that {TOPIC}?"
+    keyword = same_topic_archive.retriever.keyword_index()
+    hits = keyword.search(search_terms(question), 10, None)
+    assert keyword.article_of(hits[0][0]) == "kesstead-enzyme"
+    assert hits[0][1] > 1.2 * hits[1][1]
+
+
+def test_a_keyword_index_saved_by_an_older_newsdesk_is_rebuilt_not_searched(same_topic_archive):
+    engine = same_topic_archive
+    engine.retriever.keyword_index()
+    saved = engine.settings.keyword_index_dir / "meta.json"
+    old = json.loads(saved.read_text())
+    del old["format"]
+    old["document_frequency"] = {t: n for t, n in old["document_frequency"].items() if "~" not in t}
+    saved.write_text(json.dumps(old))
+
+    restarted = HybridRetriever(engine.store, engine.embedder, engine.settings.keyword_index_dir)
+    keyword = restarted.keyword_index()
+    assert keyword.document_frequency.get("universiti~kesstead") == 1
+    assert json.loads(saved.read_text())["format"] == KeywordIndex.FORMAT
