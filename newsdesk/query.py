@@ -294,7 +294,10 @@ def answer_type(question: str) -> str | None:
                  r"\bwhat (?:is|was|were|are) the (?:number|total|amount|cost|price|population|size|budget|"
                  r"value|revenue|turnout)\b|\bpopulation\b", q):
         return "number"
-    if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|day|month)\b", q):
+    # The first of who/where/when asks; a later "when" opens a clause ("who scored when X beat Y").
+    lead = re.search(r"\b(?:who|whose|whom|where|when)\b", q)
+    if (lead and lead.group() == "when") or re.search(r"\bwhat (?:year|date|day|month|time)\b|"
+                                                      r"\bwhich (?:year|day|month)\b", q):
         return "date"
     if re.search(rf"\bwho\b|\bwhose\b|\b(?:which|what) {PERSON_NOUN}\b", q):
         return "person"

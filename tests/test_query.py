@@ -129,6 +129,8 @@ def test_a_question_with_no_outlet_or_date_is_unfiltered():
     ("What is the plastics bill about?", None),
     ("What was the bill passed by parliament on Tuesday?", None),
     ("How much was the bill for the repairs?", "number"),
+    ("Who scored the winner when Corport City beat Yarmere Athletic?", "person"),
+    ("Where were the Russians when the border closed?", "place"),
 ])
 def test_answer_types(question, kind):
     assert answer_type(question) == kind
