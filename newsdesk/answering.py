@@ -145,6 +145,8 @@ class _PassageTerms:
     text_runs: tuple[frozenset[str], ...]
     """Runs of capitalised words in the text (see `name_runs`); `runs` adds the title's."""
     runs: tuple[frozenset[str], ...]
+    sentence_runs: tuple[tuple[frozenset[str], ...], ...]
+    """The runs of each sentence."""
 
 
 class _TermCache:
@@ -163,9 +165,10 @@ class _TermCache:
                 return entry
         sentences = tuple(frozenset(tokenize(passage.text[s:e])) for s, e in passage.sentences)
         title = frozenset(tokenize(f"{passage.metadata.get('title', '')} {passage.metadata.get('source', '')}"))
-        text_runs = tuple(run for s, e in passage.sentences for run in name_runs(passage.text[s:e]))
+        sentence_runs = tuple(name_runs(passage.text[s:e]) for s, e in passage.sentences)
+        text_runs = tuple(run for runs in sentence_runs for run in runs)
         entry = _PassageTerms(sentences, title, frozenset().union(title, *sentences), text_runs,
-                              name_runs(str(passage.metadata.get("title") or "")) + text_runs)
+                              name_runs(str(passage.metadata.get("title") or "")) + text_runs, sentence_runs)
         with self._lock:
             self._entries[passage.chunk_id] = entry
             if len(self._entries) > self.size:
@@ -197,7 +200,7 @@ class ExtractiveAnswerer:
         outlets = sorted({str(p.metadata.get("source")) for p in passages if p.metadata.get("source")})
         names = question_names(question, weights, outlets)
         compound = is_compound(question, outlets)
-        scored = self._score_sentences(passages, weights, wanted, set(terms))
+        scored = self._score_sentences(passages, weights, wanted, set(terms), () if compound else names)
         if not scored:
             return Draft(REFUSAL, [], True, self.name)
         chosen = self._choose(scored, weights, per_source)
@@ -296,16 +299,28 @@ class ExtractiveAnswerer:
                               and not any(name.supported_by(self._terms.of(p), asked) for p in passages))
         return max(missing_words, min(missing_phrases / total, 1.0))
 
+    OTHER_NAME_PENALTY = 0.15
+    """Taken from a sentence, times the share of the question's names (idf-weighted) that it
+    gives to a rival or whose passage never speaks of: asked how many Lyme disease patients
+    Kirkwick General Hospital treated, Rosstead General Hospital's figure in the first passage
+    ranks below Kirkwick's in the tenth."""
+
     def _score_sentences(self, passages: Sequence[Passage], weights: dict[str, float], wanted: str | None,
-                         question_terms: set[str]) -> list[_Scored]:
+                         question_terms: set[str], names: Sequence[QuestionName] = ()) -> list[_Scored]:
+        """Every sentence of the passages, best first. `names` are the names every answer must be
+        about (none for a compound question, whose parts may each name something else)."""
         total = sum(weights.values()) or 1.0
         top_score = max(p.score for p in passages) or 1.0
+        names_weight = sum(name.weight for name in names) or 1.0
+        asked = frozenset(weights)
         scored: list[_Scored] = []
         for rank, passage in enumerate(passages):
             cached = self._terms.of(passage)
             title_terms = cached.title
             relevance = passage.score / top_score
-            for (start, end), sentence_terms in zip(passage.sentences, cached.sentences):
+            supported = [name for name in names if name.supported_by(cached, asked)]
+            unsupported = names_weight - sum(name.weight for name in supported) if names else 0.0
+            for (start, end), sentence_terms, runs in zip(passage.sentences, cached.sentences, cached.sentence_runs):
                 text = passage.text[start:end]
                 if not sentence_terms:
                     continue
@@ -323,7 +338,9 @@ class ExtractiveAnswerer:
                     # Nor one without a name "who".
                     shape = -0.3
                 short = 0.15 if len(text.split()) < 6 else 0.0
-                score = 0.62 * coverage + 0.2 * shape + 0.18 * relevance - short - 0.01 * rank
+                rivalled = sum(name.weight for name in supported if name.contradicted_by(sentence_terms, runs, asked))
+                other_names = self.OTHER_NAME_PENALTY * (unsupported + rivalled) / names_weight
+                score = 0.62 * coverage + 0.2 * shape + 0.18 * relevance - short - 0.01 * rank - other_names
                 scored.append(_Scored(passage, start, end, text, sentence_terms, score, coverage))
         scored.sort(key=lambda s: -s.score)
         return scored

@@ -342,6 +342,49 @@ def test_the_asked_relation_held_only_by_a_rival_is_refused():
         assert answered.evidence.rival_relation == 0.0
 
 
+LYME_FIGURES = [
+    news_passage(1, "Rosstead General Hospital treated 1,901 patients for Lyme disease last month. Nurses said "
+                    "they were exhausted.", "Hospital under strain"),
+    news_passage(2, "Bramwick General Hospital treated 4,099 patients for Lyme disease last month.",
+                 "Hospital under strain"),
+    news_passage(3, "Calwick General Hospital treated 1,983 patients for Lyme disease last month.",
+                 "Hospital under strain"),
+    news_passage(4, "Doctors warned that cases usually peak in early summer. Kirkwick General Hospital treated "
+                    "2,185 patients for Lyme disease last month.", "Lyme disease cases rise in Kirkwick"),
+]
+GRANTS = [
+    news_passage(n, f"The work on a new antibiotic compound in soil at the University of {place} received a "
+                    f"grant of {n + 20} million pounds.", "Breakthrough claimed")
+    for n, place in enumerate(["Bramworth", "Fenstead", "Ostbrook", "Marwick"], start=1)
+] + [
+    news_passage(5, "Researchers say they have found a new antibiotic compound in soil. The work on a new "
+                    "antibiotic compound in soil at the University of Bramstead received a grant of 16 "
+                    "million euros.", "Scientists publish results"),
+]
+
+
+@pytest.mark.parametrize("question, passages, answer, cited", [
+    ("How many Lyme disease patients were treated at Kirkwick General Hospital?", LYME_FIGURES, "2,185", "chunk-4"),
+    ("What was the grant for the Bramstead research on a new antibiotic compound in soil?", GRANTS,
+     "16 million euros", "chunk-5"),
+])
+def test_the_sentence_about_the_name_asked_for_beats_a_rivals_from_a_better_ranked_passage(
+        question, passages, answer, cited):
+    """The same relation about another hospital or university, from a passage ranked higher, is
+    someone else's answer; the one about the name asked for is quoted, even from further down."""
+    draft = ask_extractive(question, passages)
+    assert not draft.refused and answer in draft.answer
+    assert draft.citations[0].chunk_id == cited
+
+
+def test_who_scored_when_one_side_beat_the_other_quotes_the_scorer():
+    passages = [news_passage(1, "Corport City and Yarmere Athletic met on Tuesday in a match both sides badly "
+                                "needed to win. Walter Goldez scored the winning goal as Corport City beat "
+                                "Yarmere Athletic 2-1.", "Late drama as Corport City meet Yarmere Athletic")]
+    draft = ask_extractive("Who scored the winner when Corport City beat Yarmere Athletic?", passages)
+    assert not draft.refused and "Walter Goldez" in draft.answer
+
+
 STORM = [
     news_passage(1, "Storm Elspeth brought wind gusts of up to 90 kilometres per hour to Zelmoor. Trees fell "
                     "across several roads.", "Storm Elspeth batters Zelmoor"),
