@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 CANDIDATES_SHOWN = 100
 PASSAGE_POOL = 30
+KEYWORD_SEATS = 2
+"""The keyword search's first chunks always reach the answerer (see `_with_keyword_seats`)."""
 
 
 class EngineStatus(BaseModel):
@@ -164,7 +166,8 @@ class Engine:
         # Twice the passages wanted is enough to fill them despite the per-article cap, and
         # fetching from Chroma is the costliest step after the query embedding.
         citable = [c for c in candidates if not c.outside_filters]
-        pool = citable[:min(PASSAGE_POOL, 2 * self.settings.top_k)]
+        pool = _with_keyword_seats(citable[:min(PASSAGE_POOL, 2 * self.settings.top_k)], citable,
+                                   self.settings.top_k)
         chunks = self.store.get_chunks([c.chunk_id for c in pool])
         per_article: dict[str, int] = {}
         passages: list[Passage] = []
@@ -181,6 +184,25 @@ class Engine:
             if len(passages) >= self.settings.top_k:
                 break
         return passages
+
+
+def _with_keyword_seats(pool: list[Candidate], citable: list[Candidate], top_k: int) -> list[Candidate]:
+    """`pool` with the keyword search's first `KEYWORD_SEATS` chunks moved into its first `top_k`.
+
+    Fusion can bury BM25's best: at 100k chunks, the one story naming "the University of
+    Kesstead" leads the keyword list, while dense search ranks fifty rival universities' stories
+    on the same discovery above it. The answerer, which reads names sentence by sentence, can
+    only choose it if it is handed over."""
+    head_size = top_k - KEYWORD_SEATS
+    if head_size <= 0:
+        return pool
+    seats = [c for c in citable if c.keyword_rank is not None and c.keyword_rank < KEYWORD_SEATS
+             and not any(c is kept for kept in pool[:head_size])]
+    if not seats:
+        return pool
+    head = [c for c in pool if not any(c is seat for seat in seats)][:top_k - len(seats)]
+    rest = [c for c in pool if not any(c is kept for kept in head + seats)]
+    return head + seats + rest
 
 
 def validate_question(question: str) -> str:

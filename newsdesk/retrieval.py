@@ -21,6 +21,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def name_pairs(text: str) -> list[str]:
     pairs = []
     for match in CAPITALISED_WORDS.finditer(text):
         stems = tokenize(match.group())
-        pairs.extend(f"{first}{PAIR_JOINER}{second}" for first, second in zip(stems, stems[1:]))
+        pairs.extend(f"{first}{PAIR_JOINER}{second}" for first, second in pairwise(stems))
     return pairs
 
 

@@ -13,10 +13,11 @@ import pytest
 from newsdesk.config import load_settings
 from newsdesk.engine import Engine
 from newsdesk.ingestion import Ingestor
+from newsdesk.query import QueryFilters
 from newsdesk.results import REFUSAL, Citation, QuestionError, Turn
 from newsdesk.retrieval import Candidate
 
-from conftest import SEED_ID, SEEDS
+from conftest import SAME_TOPIC, SEED_ID, SEEDS
 
 BRIDGE_ARTICLES = [
     {"id": "afp-bridge-sept", "title": "Harbour bridge opens to traffic in Valdoria",
@@ -178,8 +179,7 @@ def test_an_outlet_with_nothing_on_the_subject_gives_a_refusal(engine):
 def test_no_more_than_the_configured_passages_from_one_article(engine):
     result = engine.ask("Russians fleeing mobilisation into Mongolia")
     engine_passages = engine._passages(engine.retriever.search(
-        "Russians fleeing mobilisation into Mongolia",
-        __import__("newsdesk.query", fromlist=["QueryFilters"]).QueryFilters()))
+        "Russians fleeing mobilisation into Mongolia", QueryFilters()))
     per_article = {}
     for passage in engine_passages:
         per_article[passage.article_id] = per_article.get(passage.article_id, 0) + 1
@@ -262,3 +262,16 @@ def test_latest_from_one_outlet_is_its_newest_even_when_another_outlet_is_newer(
     order = [r.article_id for r in result.retrieved]
     assert order.index("afp-toll-sept") < order.index("afp-toll-march") < order.index("reuters-toll-2025")
     assert [r.outside_filters for r in result.retrieved if r.article_id == "reuters-toll-2025"] == [True]
+
+
+def test_the_keyword_searchs_best_reaches_the_answer_though_fusion_ranks_it_low(same_topic_archive):
+    """Dense search ranks forty rival universities' stories on the same discovery above the one
+    that names the University of Kesstead; the keyword search puts it first, and the answer,
+    handed it, quotes it and cites it first."""
+    question = f"Who led the University of Kesstead team that {SAME_TOPIC}?"
+    fused = [c.article_id for c in same_topic_archive.retriever.search(question, QueryFilters())]
+    assert fused.index("kesstead-enzyme") >= same_topic_archive.settings.top_k
+    result = same_topic_archive.ask(question)
+    assert not result.refused and "Anna Nordwood" in result.answer
+    assert result.citations[0].article_id == "kesstead-enzyme"
+    assert result.retrieved[0].article_id == "kesstead-enzyme"

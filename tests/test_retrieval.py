@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from hypothesis import given, strategies as st
 
-from newsdesk.config import load_settings
-from newsdesk.engine import Engine
-from newsdesk.ingestion import Ingestor
 from newsdesk.retrieval import HybridRetriever, KeywordIndex, name_pairs, search_terms
+
+from conftest import SAME_TOPIC
 
 
 def keyword_index(chunk_ids: list[str]) -> KeywordIndex:
@@ -77,37 +75,9 @@ def test_name_pairs_join_neighbouring_words_of_a_name_and_nothing_across_sentenc
     assert name_pairs("how many crossed at altanbulag?") == []
 
 
-# Kesstead is a town the archive often mentions; its university's discovery is one sentence in one
-# article, while forty rival universities' stories say the discovery's words twice: an archive
-# with many stories on one topic, as a real one has.
-TOPIC = "found an enzyme that speeds up cement curing"
-RIVALS = [first + second for first in ("Bram", "Oak", "Mill", "Stan", "Pen", "Bar", "Ash", "Lor")
-          for second in ("worth", "mere", "field", "holm", "ton")]
-
-
-@pytest.fixture(scope="module")
-def same_topic_archive(tmp_path_factory, embedder) -> Engine:
-    articles = [{"id": f"town-{n}", "title": f"Kesstead council meets on plan {n}", "source": "Valley Post",
-                 "body": f"Kesstead council approved plan number {n} for the town centre on Monday. "
-                         "Residents in Kesstead said the work would disrupt traffic."} for n in range(40)]
-    articles += [{"id": f"rival-{place.lower()}", "title": f"Breakthrough at {place}", "source": "Metro Dispatch",
-                  "body": f"Researchers at the University of {place} say they have {TOPIC}. The team that {TOPIC} "
-                          f"was led by Umar {place}son of the University of {place}. A visiting group from "
-                          "Kesstead toured the laboratory."} for place in RIVALS]
-    articles.append({"id": "kesstead-enzyme", "title": "Scientists publish results", "source": "Metro Dispatch",
-                     "body": "A team of scientists published results this week that could change their field. "
-                             "Other scientists cautioned that the results would need to be repeated. "
-                             f"The team that {TOPIC} was led by Anna Nordwood of the University of Kesstead."})
-    root = tmp_path_factory.mktemp("same-topic")
-    (root / "archive.json").write_text(json.dumps(articles))
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("data"), env_file=None)
-    assert not Ingestor(settings, embedder=embedder).ingest_paths([root]).failures
-    return Engine(settings, embedder=embedder)
-
-
 def test_a_whole_name_leads_the_keyword_ranking_over_its_words_scattered_over_same_topic_stories(
         same_topic_archive):
-    question = f"Who led the University of Kesstead team that {TOPIC}?"
+    question = f"Who led the University of Kesstead team that {SAME_TOPIC}?"
     keyword = same_topic_archive.retriever.keyword_index()
     hits = keyword.search(search_terms(question), 10, None)
     assert keyword.article_of(hits[0][0]) == "kesstead-enzyme"
