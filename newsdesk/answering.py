@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # Stems of words that say what kind of answer is wanted, not what it is about.
 CALENDAR_WORDS = frozenset(MONTHS) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+WHEN_STEMS = frozenset(tokenize(" ".join(CALENDAR_WORDS) + " last next past month week year day today "
+                                "yesterday tomorrow ago weekend morning night"))
+"""Words that say when ("last month"), not what: no part of the relation a question asks about."""
 COMPOUND_THRESHOLD_FACTOR = 0.9
 """A compound question ("does X report ..., while Y ...") is answered part by part, so its best
 sentence covers one part and scores lower: its threshold is 0.9 of the threshold (benchmarks/
@@ -244,9 +247,10 @@ class ExtractiveAnswerer:
     def _rival_relation(self, chosen: Sequence[_Scored], scored: Sequence[_Scored], weights: dict[str, float],
                         names: Sequence[QuestionName]) -> float:
         """Share (idf-weighted) of the question's words other than its names that no quoted passage
-        holds and that a well-scored sentence naming a rival of one of its names does (see `Evidence`)."""
+        holds and that a well-scored sentence naming a rival of one of its names does (see `Evidence`).
+        Words that say when ("last month") are left out of the share: the relation is what is asked."""
         named = frozenset().union(*(name.stems for name in names))
-        topic = {t: w for t, w in weights.items() if t not in named}
+        topic = {t: w for t, w in weights.items() if t not in named and t not in WHEN_STEMS}
         if not topic or not names:
             return 0.0
         quoted = frozenset().union(*(self._terms.of(item.passage).passage for item in chosen))
@@ -320,7 +324,8 @@ class ExtractiveAnswerer:
             relevance = passage.score / top_score
             supported = [name for name in names if name.supported_by(cached, asked)]
             unsupported = names_weight - sum(name.weight for name in supported) if names else 0.0
-            for (start, end), sentence_terms, runs in zip(passage.sentences, cached.sentences, cached.sentence_runs):
+            sentences = zip(passage.sentences, cached.sentences, cached.sentence_runs)
+            for (start, end), sentence_terms, runs in sentences:
                 text = passage.text[start:end]
                 if not sentence_terms:
                     continue
@@ -338,7 +343,8 @@ class ExtractiveAnswerer:
                     # Nor one without a name "who".
                     shape = -0.3
                 short = 0.15 if len(text.split()) < 6 else 0.0
-                rivalled = sum(name.weight for name in supported if name.contradicted_by(sentence_terms, runs, asked))
+                rivalled = sum(name.weight for name in supported
+                               if name.contradicted_by(sentence_terms, runs, asked))
                 other_names = self.OTHER_NAME_PENALTY * (unsupported + rivalled) / names_weight
                 score = 0.62 * coverage + 0.2 * shape + 0.18 * relevance - short - 0.01 * rank - other_names
                 scored.append(_Scored(passage, start, end, text, sentence_terms, score, coverage))

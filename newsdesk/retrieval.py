@@ -176,8 +176,9 @@ class KeywordIndex:
         np.save(staging / "published_day.npy", self.published_day)
         np.save(staging / "year.npy", self.year)
         (staging / "meta.json").write_text(json.dumps({
-            "format": self.FORMAT, "version": self.version, "chunk_ids": self.chunk_ids, "article_ids": self.article_ids,
-            "sources": self.sources, "document_frequency": self.document_frequency,
+            "format": self.FORMAT, "version": self.version, "chunk_ids": self.chunk_ids,
+            "article_ids": self.article_ids, "sources": self.sources,
+            "document_frequency": self.document_frequency,
         }))
         old = directory.with_name(directory.name + ".old")
         _rmtree(old)

@@ -44,13 +44,16 @@ def same_topic_archive(tmp_path_factory, embedder) -> Engine:
     articles = [{"id": f"town-{n}", "title": f"Kesstead council meets on plan {n}", "source": "Valley Post",
                  "body": f"Kesstead council approved plan number {n} for the town centre on Monday. "
                          "Residents in Kesstead said the work would disrupt traffic."} for n in range(40)]
-    articles += [{"id": f"rival-{place.lower()}", "title": f"Breakthrough at {place}", "source": "Metro Dispatch",
+    articles += [{"id": f"rival-{place.lower()}", "title": f"Breakthrough at {place}",
+                  "source": "Metro Dispatch",
                   "body": f"Researchers at the University of {place} say they have {SAME_TOPIC}. The team "
-                          f"that {SAME_TOPIC} was led by Umar {place}son of the University of {place}. A "
-                          "visiting group from Kesstead toured the laboratory."} for place in SAME_TOPIC_RIVALS]
-    articles.append({"id": "kesstead-enzyme", "title": "Scientists publish results", "source": "Metro Dispatch",
-                     "body": "A team of scientists published results this week that could change their field. "
-                             "Other scientists cautioned that the results would need to be repeated. "
+                          f"that {SAME_TOPIC} was led by Umar {place}son of the University of {place}. "
+                          "A visiting group from Kesstead toured the laboratory."}
+                 for place in SAME_TOPIC_RIVALS]
+    articles.append({"id": "kesstead-enzyme", "title": "Scientists publish results",
+                     "source": "Metro Dispatch",
+                     "body": "A team of scientists published results this week that could change their "
+                             "field. Other scientists cautioned that the results would need to be repeated. "
                              f"The team that {SAME_TOPIC} was led by Anna Nordwood of the University of "
                              "Kesstead."})
     root = tmp_path_factory.mktemp("same-topic")

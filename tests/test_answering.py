@@ -342,15 +342,34 @@ def test_the_asked_relation_held_only_by_a_rival_is_refused():
         assert answered.evidence.rival_relation == 0.0
 
 
+def test_when_the_question_says_when_the_relation_still_weighs_in_full():
+    """"last month" says when, not what: asked for Dalvik's pneumonia patients last month, the
+    missing "pneumonia" weighs what it weighs without the date, and the answer is refused."""
+    figures = [news_passage(1, "Dalvik General Hospital treated 637 patients for heatstroke last month.",
+                            "Dalvik General Hospital under strain"),
+               news_passage(2, "Ashbrook General Hospital treated 166 patients for pneumonia last month.",
+                            "Ashbrook General Hospital under strain")]
+    asked = "How many patients with pneumonia did Dalvik General Hospital treat last month?"
+    undated = "How many patients with pneumonia did Dalvik General Hospital treat?"
+    refused = ask_extractive(asked, figures)
+    assert refused.refused
+    undated_relation = ask_extractive(undated, figures).evidence.rival_relation
+    assert refused.evidence.rival_relation == pytest.approx(undated_relation)
+    heatstroke = "How many patients with heatstroke did Dalvik General Hospital treat last month?"
+    answered = ask_extractive(heatstroke, figures)
+    assert not answered.refused and "637" in answered.answer
+
+
 LYME_FIGURES = [
-    news_passage(1, "Rosstead General Hospital treated 1,901 patients for Lyme disease last month. Nurses said "
-                    "they were exhausted.", "Hospital under strain"),
+    news_passage(1, "Rosstead General Hospital treated 1,901 patients for Lyme disease last month. Nurses "
+                    "said they were exhausted.", "Hospital under strain"),
     news_passage(2, "Bramwick General Hospital treated 4,099 patients for Lyme disease last month.",
                  "Hospital under strain"),
     news_passage(3, "Calwick General Hospital treated 1,983 patients for Lyme disease last month.",
                  "Hospital under strain"),
-    news_passage(4, "Doctors warned that cases usually peak in early summer. Kirkwick General Hospital treated "
-                    "2,185 patients for Lyme disease last month.", "Lyme disease cases rise in Kirkwick"),
+    news_passage(4, "Doctors warned that cases usually peak in early summer. Kirkwick General Hospital "
+                    "treated 2,185 patients for Lyme disease last month.",
+                 "Lyme disease cases rise in Kirkwick"),
 ]
 GRANTS = [
     news_passage(n, f"The work on a new antibiotic compound in soil at the University of {place} received a "
@@ -364,7 +383,8 @@ GRANTS = [
 
 
 @pytest.mark.parametrize("question, passages, answer, cited", [
-    ("How many Lyme disease patients were treated at Kirkwick General Hospital?", LYME_FIGURES, "2,185", "chunk-4"),
+    ("How many Lyme disease patients were treated at Kirkwick General Hospital?", LYME_FIGURES, "2,185",
+     "chunk-4"),
     ("What was the grant for the Bramstead research on a new antibiotic compound in soil?", GRANTS,
      "16 million euros", "chunk-5"),
 ])
