@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused by rank.
+"""Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused by score.
 
 Dense search alone ranks rare names poorly; BM25 alone misses paraphrase. BM25
 also indexes each two neighbouring words of a name as one term (`name_pairs`). The
@@ -126,6 +126,8 @@ class KeywordIndex:
     """Changes when what the index holds for a chunk changes (2: name pairs), so an index saved by
     an older newsdesk is rebuilt rather than searched with terms it does not have."""
     K1 = 1.2
+    """BM25's term-frequency saturation (0.8 gained only 0.005 of Hits@1 on the synthetic 100k
+    archive, so the usual 1.2 stays)."""
 
     def __post_init__(self) -> None:
         self._position = {cid: i for i, cid in enumerate(self.chunk_ids)}
