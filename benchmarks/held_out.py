@@ -18,11 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.run_eval import SYNTHETIC_QUESTIONS, SYNTHETIC_SEED, SYNTHETIC_UNPLANTED, WORK  # noqa: E402
 from newsdesk.evaluation import load_questions, write_questions  # noqa: E402
 from newsdesk.synthetic_archive import SIZES, generate  # noqa: E402
-
-WORK = ROOT / "benchmarks" / ".data" / "eval"
-SEED = 7
 
 
 def held_out(size: str, answerable: int = 500, unanswerable: int = 300):
@@ -30,7 +28,9 @@ def held_out(size: str, answerable: int = 500, unanswerable: int = 300):
     asked = load_questions(WORK / f"synthetic-{size}" / "questions.jsonl")
     asked_texts = {q.question for q in asked}
     asked_facts = {(q.evidence[0], q.passages[0]) for q in asked if q.evidence and q.passages}
-    archive = generate(SIZES[size], seed=SEED, questions=answerable + 200, unplanted=unanswerable + 50)
+    # As many more as the evaluation asks, whose questions and facts are then left out.
+    archive = generate(SIZES[size], seed=SYNTHETIC_SEED, questions=answerable + SYNTHETIC_QUESTIONS,
+                       unplanted=unanswerable + SYNTHETIC_UNPLANTED)
     fresh = [q for q in archive.questions
              if q.question not in asked_texts
              and not (q.evidence and q.passages and (q.evidence[0], q.passages[0]) in asked_facts)]

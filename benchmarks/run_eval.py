@@ -40,6 +40,10 @@ SHARED_BENCH = ROOT.parent / "shared" / "bench"
 DATASETS = ("seeds", "multihop", "synthetic")
 SYSTEMS = ("newsdesk", "baseline")
 SYNTHETIC_SEED = 7
+SYNTHETIC_QUESTIONS = 200
+"""Planted-fact questions asked of each synthetic archive."""
+SYNTHETIC_UNPLANTED = 50
+"""Questions about facts that were never planted."""
 
 
 def prepare(dataset: str, size: str, work: Path, bench: Path) -> tuple[Path, Path, str]:
@@ -56,8 +60,9 @@ def prepare(dataset: str, size: str, work: Path, bench: Path) -> tuple[Path, Pat
         from newsdesk.synthetic_archive import ATTRIBUTION, SIZES, generate, write_archive
 
         # Regenerated every run (seconds even at 100k chunks); unchanged articles are not embedded again.
-        corpus, questions = write_archive(generate(SIZES[size], seed=SYNTHETIC_SEED, questions=200, unplanted=50),
-                                          work)
+        archive = generate(SIZES[size], seed=SYNTHETIC_SEED, questions=SYNTHETIC_QUESTIONS,
+                           unplanted=SYNTHETIC_UNPLANTED)
+        corpus, questions = write_archive(archive, work)
         return corpus, questions, f"{ATTRIBUTION}; {SIZES[size]} articles, seed {SYNTHETIC_SEED}"
     raise SystemExit(f"unknown data set {dataset!r}; choose from {', '.join(DATASETS)}")
 
