@@ -361,12 +361,11 @@ def test_when_the_question_says_when_the_relation_still_weighs_in_full():
 
 
 LYME_FIGURES = [
-    news_passage(1, "Rosstead General Hospital treated 1,901 patients for Lyme disease last month. Nurses "
-                    "said they were exhausted.", "Hospital under strain"),
-    news_passage(2, "Bramwick General Hospital treated 4,099 patients for Lyme disease last month.",
-                 "Hospital under strain"),
-    news_passage(3, "Calwick General Hospital treated 1,983 patients for Lyme disease last month.",
-                 "Hospital under strain"),
+    news_passage(n, f"{hospital} General Hospital treated {figure} patients for Lyme disease last month.",
+                 "Hospital under strain")
+    for n, (hospital, figure) in enumerate([("Rosstead", "1,901"), ("Bramwick", "4,099"), ("Calwick", "1,983")],
+                                           start=1)
+] + [
     news_passage(4, "Doctors warned that cases usually peak in early summer. Kirkwick General Hospital "
                     "treated 2,185 patients for Lyme disease last month.",
                  "Lyme disease cases rise in Kirkwick"),
