@@ -196,13 +196,15 @@ def _with_keyword_seats(pool: list[Candidate], citable: list[Candidate], top_k: 
     head_size = top_k - KEYWORD_SEATS
     if head_size <= 0:
         return pool
+    already_in = {c.chunk_id for c in pool[:head_size]}
     seats = [c for c in citable if c.keyword_rank is not None and c.keyword_rank < KEYWORD_SEATS
-             and not any(c is kept for kept in pool[:head_size])]
+             and c.chunk_id not in already_in]
     if not seats:
         return pool
-    head = [c for c in pool if not any(c is seat for seat in seats)][:top_k - len(seats)]
-    rest = [c for c in pool if not any(c is kept for kept in head + seats)]
-    return head + seats + rest
+    seated = {c.chunk_id for c in seats}
+    head = [c for c in pool if c.chunk_id not in seated][:top_k - len(seats)]
+    placed = seated | {c.chunk_id for c in head}
+    return head + seats + [c for c in pool if c.chunk_id not in placed]
 
 
 def validate_question(question: str) -> str:

@@ -345,10 +345,7 @@ def test_the_asked_relation_held_only_by_a_rival_is_refused():
 def test_when_the_question_says_when_the_relation_still_weighs_in_full():
     """"last month" says when, not what: asked for Dalvik's pneumonia patients last month, the
     missing "pneumonia" weighs what it weighs without the date, and the answer is refused."""
-    figures = [news_passage(1, "Dalvik General Hospital treated 637 patients for heatstroke last month.",
-                            "Dalvik General Hospital under strain"),
-               news_passage(2, "Ashbrook General Hospital treated 166 patients for pneumonia last month.",
-                            "Ashbrook General Hospital under strain")]
+    figures = HOSPITAL_FIGURES
     asked = "How many patients with pneumonia did Dalvik General Hospital treat last month?"
     undated = "How many patients with pneumonia did Dalvik General Hospital treat?"
     refused = ask_extractive(asked, figures)
